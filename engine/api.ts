@@ -1,0 +1,29 @@
+// The engine interface: everything the HTTP handlers may ask of tspod's engine. Options in,
+// reports out; streams are async iterables. Nothing here knows about HTTP.
+import type { EngineEvent, EventQuery } from './events/types.js';
+import type { HostInfo, VersionReport } from './system/types.js';
+
+export type { EngineEvent, EventQuery } from './events/types.js';
+export type { HostInfo, VersionReport } from './system/types.js';
+
+export interface SystemEngine {
+  /** Facts about this host and this tspod (kernel, OS, CPUs, memory, runtime, storage, counts). */
+  systemInfo(): Promise<HostInfo>;
+  /** Versions of tspod and the parts it drives. */
+  systemVersion(): Promise<VersionReport>;
+}
+
+export interface EventsEngine {
+  /**
+   * Events from the persistent log matching the query. Without `until` and with `follow`, the
+   * iterable goes on with live events until `signal` aborts.
+   */
+  eventsStream(query: EventQuery, signal: AbortSignal): AsyncIterable<EngineEvent>;
+  /** Appends one event to the log (the engine's own modules call this on each state change). */
+  eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano'> & { timeNano?: bigint }): Promise<void>;
+}
+
+export interface Engine extends SystemEngine, EventsEngine {
+  /** Releases what the engine holds (database handles, watchers). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,86 @@
+// Host and engine facts reported by /info and /version (converted to the API shapes in
+// handlers/convert/system.ts).
+export interface ToolVersion {
+  /** Absolute path found on PATH, or '' when the tool is missing. */
+  path: string;
+  /** Version as the tool prints it (first line), or '' when missing. */
+  version: string;
+  /** Debian package that owns the binary (dpkg -S), or ''. */
+  package: string;
+}
+
+export interface HostInfo {
+  hostname: string;
+  kernelVersion: string;
+  os: 'linux';
+  /** PRETTY_NAME from /etc/os-release, e.g. "Debian GNU/Linux 12 (bookworm)". */
+  operatingSystem: string;
+  distribution: { id: string; versionId: string; codename: string };
+  /** Go-style architecture: amd64, arm64, ... */
+  arch: string;
+  cpus: number;
+  memTotal: number;
+  memFree: number;
+  swapTotal: number;
+  swapFree: number;
+  /** Seconds since boot. */
+  uptimeSeconds: number;
+  cgroupVersion: '1' | '2';
+  /** Controllers available to containers (cpu, memory, pids, ...). */
+  cgroupControllers: string[];
+  cgroupManager: 'cgroupfs';
+  rootless: boolean;
+  ipv4Forwarding: boolean;
+  bridgeNfIptables: boolean;
+  bridgeNfIp6tables: boolean;
+  seccompEnabled: boolean;
+  seccompProfilePath: string;
+  apparmorEnabled: boolean;
+  selinuxEnabled: boolean;
+  /** Default capabilities given to containers (Podman's default set), e.g. CAP_CHOWN. */
+  defaultCapabilities: string[];
+  ociRuntime: ToolVersion & { name: 'runc' };
+  conmon: ToolVersion;
+  networkBackend: ToolVersion & { name: 'netavark' };
+  dnsServer: ToolVersion; // aardvark-dns
+  initBinary: ToolVersion; // catatonit
+  store: {
+    graphRoot: string;
+    runRoot: string;
+    volumePath: string;
+    graphDriverName: 'overlay';
+    /** Bytes used and total on the filesystem of graphRoot. */
+    graphRootUsed: number;
+    graphRootAllocated: number;
+    imageCount: number;
+    containers: { total: number; running: number; paused: number; stopped: number };
+    volumeCount: number;
+  };
+  /** Files read for the engine configuration, in order (containers.conf and drop-ins). */
+  configFiles: string[];
+  eventsLogPath: string;
+  /** Remote socket the service listens on, when known. */
+  remoteSocket?: string;
+  /** Nofile and nproc hard limits of this process. */
+  limits: { nofileHard: number; nprocHard: number };
+  warnings: string[];
+}
+
+export interface VersionReport {
+  /** tspod's own version (package.json). */
+  tspodVersion: string;
+  /** Docker API version served (1.40) and the oldest accepted (1.24). */
+  apiVersion: string;
+  minApiVersion: string;
+  /** Libpod API version served (5.1.0). */
+  libpodApiVersion: string;
+  nodeVersion: string;
+  os: 'linux';
+  arch: string;
+  kernelVersion: string;
+  /** Build time of tspod (ISO 8601) and its git commit, when known. */
+  buildTime: string;
+  gitCommit: string;
+  ociRuntime: ToolVersion;
+  conmon: ToolVersion;
+}
