@@ -20,10 +20,12 @@ export interface EventsEngine {
    */
   eventsStream(query: EventQuery, signal: AbortSignal): AsyncIterable<EngineEvent>;
   /** Appends one event to the log (the engine's own modules call this on each state change). */
-  eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano'> & { timeNano?: bigint }): Promise<void>;
+  eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano' | 'attributes'> & { attributes?: Record<string, string>; timeNano?: bigint }): Promise<void>;
 }
 
 export interface Engine extends SystemEngine, EventsEngine {
+  /** Fills caches of facts that do not change while the service runs (called after listen). */
+  warm(): Promise<void>;
   /** Releases what the engine holds (database handles, watchers). */
   close(): Promise<void>;
 }

@@ -15,9 +15,11 @@ export class EngineError extends Error {
   constructor(
     readonly kind: ErrorKind,
     message: string,
-    readonly cause?: unknown,
+    cause?: unknown,
+    /** The innermost reason in a few words ("no such container"), shown as Libpod's `cause`. */
+    readonly reason?: string,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'EngineError';
   }
 }

@@ -1,0 +1,58 @@
+// tspod's command line.
+import { loadContainersConf } from '../engine/config/containers-conf.js';
+import { createLocalEngine } from '../engine/local-engine.js';
+import { tspodVersion } from '../engine/system/host-info.js';
+import { DOCKER_API_VERSION, LIBPOD_API_VERSION } from '../server/api-version.js';
+import { describeEndpoint, ListenError, parseUri, socketActivation, type Endpoint } from '../server/listeners.js';
+import { createLogger } from '../server/logger.js';
+import { runService } from '../server/service.js';
+import { parseArgs, UsageError, type Command } from './args.js';
+import { defaults } from './defaults.js';
+
+async function serve(cmd: Extract<Command, { kind: 'service' }>): Promise<number> {
+  const logger = createLogger(cmd.global.logLevel);
+  const d = defaults();
+  const activated = socketActivation();
+  const endpoint: Endpoint = activated ?? (cmd.uri ? parseUri(cmd.uri) : { kind: 'unix', path: d.socketPath, isDefault: true });
+  if (activated && cmd.uri) logger.info(`socket activation: ignoring ${cmd.uri}`);
+  const conf = loadContainersConf({ rootless: d.rootless });
+  const idleSeconds = cmd.time ?? conf.engine.serviceTimeout ?? 5;
+  const engine = await createLocalEngine({
+    root: cmd.global.root ?? d.root,
+    runroot: cmd.global.runroot ?? d.runroot,
+    rootless: d.rootless,
+    configFiles: conf.files,
+    remoteSocket: endpoint.kind === 'fd' ? undefined : describeEndpoint(endpoint),
+  });
+  return runService({
+    endpoint,
+    engine,
+    logger,
+    cors: cmd.cors,
+    idleSeconds,
+    serverName: `Libpod/${LIBPOD_API_VERSION} (linux)`,
+    onListening: () => void engine.warm(),
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = parseArgs(argv);
+  switch (cmd.kind) {
+    case 'help':
+      process.stdout.write(cmd.text);
+      return 0;
+    case 'version':
+      process.stdout.write(`tspod version ${tspodVersion}\nDocker API ${DOCKER_API_VERSION}, Libpod API ${LIBPOD_API_VERSION}\n`);
+      return 0;
+    case 'service':
+      return serve(cmd);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof ListenError ? err.exitCode : err instanceof UsageError ? 125 : 1);
+  },
+);

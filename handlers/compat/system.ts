@@ -1,0 +1,19 @@
+// Compat system operations: ping, version, info, events.
+import type { operations } from '../../generated/docker.js';
+import { toDockerInfo, toDockerVersion } from '../convert/system.js';
+import { streamEvents } from '../events.js';
+import { answerPing } from '../ping.js';
+import type { HandlerTable } from '../types.js';
+
+type Ops = Pick<operations, 'SystemPing' | 'SystemPingHead' | 'SystemVersion' | 'SystemInfo' | 'SystemEvents'>;
+
+export const systemHandlers: HandlerTable<Ops> = {
+  SystemPing: ({ ctx }) => answerPing(ctx),
+  SystemPingHead: ({ ctx }) => answerPing(ctx),
+  SystemVersion: async ({ engine }) => toDockerVersion(await engine.systemVersion()),
+  SystemInfo: async ({ engine }) => {
+    const [info, version] = await Promise.all([engine.systemInfo(), engine.systemVersion()]);
+    return toDockerInfo(info, version.libpodApiVersion);
+  },
+  SystemEvents: (req) => streamEvents(req, req.query),
+};

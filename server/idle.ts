@@ -1,0 +1,97 @@
+// Idle tracking for --time: the service exits after N seconds with no request in flight and
+// no open stream. Streams (events, logs follow, attach, exec) are requests that last, so they
+// hold the service; idle keep-alive connections and connections that never send a request do
+// not. Sockets are tracked so that shutdown can close idle ones and wait for busy ones.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export class ConnectionTracker {
+  private active = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly busy = new Map<Socket, number>();
+  private drained: (() => void) | undefined;
+
+  /** @param idleMs 0 = never exit for idleness. */
+  constructor(private readonly idleMs: number, private readonly onIdle: () => void) {}
+
+  attach(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.track(req.socket, res));
+    this.arm();
+  }
+
+  /** A hijacked connection (attach, exec) is busy until its socket closes. */
+  hijacked(socket: Socket): void {
+    this.begin(socket);
+    socket.once('close', () => this.end(socket));
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  private track(socket: Socket, res: ServerResponse): void {
+    this.begin(socket);
+    let ended = false;
+    const finish = () => {
+      if (ended) return;
+      ended = true;
+      this.end(socket);
+    };
+    res.once('finish', finish);
+    res.once('close', finish);
+  }
+
+  private begin(socket: Socket): void {
+    this.active++;
+    this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private end(socket: Socket): void {
+    this.active--;
+    const n = (this.busy.get(socket) ?? 1) - 1;
+    if (n > 0) this.busy.set(socket, n);
+    else this.busy.delete(socket);
+    if (this.active === 0) {
+      this.drained?.();
+      this.arm();
+    }
+  }
+
+  private arm(): void {
+    if (this.idleMs <= 0 || this.active > 0) return;
+    this.timer = setTimeout(() => this.onIdle(), this.idleMs);
+  }
+
+  stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Closes connections with nothing in flight now; busy ones are closed once they finish. */
+  closeIdle(): void {
+    for (const socket of this.sockets) if (!this.busy.has(socket)) socket.destroy();
+  }
+
+  /** Resolves when nothing is in flight, or after graceMs (then the rest is cut). */
+  async drain(graceMs: number): Promise<void> {
+    if (this.active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const socket of this.sockets) socket.destroy();
+  }
+}
