@@ -7,6 +7,10 @@ export interface ToolVersion {
   version: string;
   /** Debian package that owns the binary (dpkg -S), or ''. */
   package: string;
+  /** The whole `--version` output, trimmed (Podman reports runc's this way), or ''. */
+  versionOutput?: string;
+  /** The package as Podman prints it: `${Package}_${Version}_${Architecture}` (dpkg-query), or ''. */
+  packageFull?: string;
 }
 
 export interface HostInfo {
@@ -20,11 +24,14 @@ export interface HostInfo {
   arch: string;
   cpus: number;
   memTotal: number;
+  /** Bytes available (MemAvailable when the kernel reports it, else MemFree), as Podman does. */
   memFree: number;
   swapTotal: number;
   swapFree: number;
   /** Seconds since boot. */
   uptimeSeconds: number;
+  /** CPU time shares since boot from /proc/stat, in percent (Podman's cpuUtilization). */
+  cpuUtilization?: { userPercent: number; systemPercent: number; idlePercent: number };
   cgroupVersion: '1' | '2';
   /** Controllers available to containers (cpu, memory, pids, ...). */
   cgroupControllers: string[];
@@ -61,7 +68,7 @@ export interface HostInfo {
   eventsLogPath: string;
   /** Remote socket the service listens on, when known. */
   remoteSocket?: string;
-  /** Nofile and nproc hard limits of this process. */
+  /** Nofile and nproc hard limits of this process (-1: unlimited). */
   limits: { nofileHard: number; nprocHard: number };
   warnings: string[];
 }
