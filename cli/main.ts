@@ -21,7 +21,7 @@ async function serve(cmd: Extract<Command, { kind: 'service' }>): Promise<number
     root: cmd.global.root ?? d.root,
     runroot: cmd.global.runroot ?? d.runroot,
     rootless: d.rootless,
-    configFiles: conf.files,
+    conf,
     remoteSocket: endpoint.kind === 'fd' ? undefined : describeEndpoint(endpoint),
   });
   return runService({

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Engine, EngineEvent, EventQuery, HostInfo, VersionReport } from './api.js';
 import { EventLog, type EventInput } from './events/event-log.js';
 import { compileFilters } from './events/filters.js';
+import type { ContainersConf } from './config/containers-conf.js';
 import { HostFacts } from './system/host-info.js';
 
 export interface LocalEngineOptions {
@@ -11,16 +12,12 @@ export interface LocalEngineOptions {
   /** Run root (runtime state that does not survive a reboot: event log, sockets). */
   runroot: string;
   rootless: boolean;
-  configFiles: string[];
+  /** containers.conf as loaded (files and settings). */
+  conf: ContainersConf;
   remoteSocket?: string;
 }
 
-export interface LocalEngine extends Engine {
-  /** Fills caches of facts that do not change while the service runs. */
-  warm(): Promise<void>;
-}
-
-export async function createLocalEngine(opts: LocalEngineOptions): Promise<LocalEngine> {
+export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engine> {
   const events = new EventLog(join(opts.runroot, 'events', 'events.log'));
   const host = new HostFacts({
     graphRoot: opts.root,
@@ -28,7 +25,8 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Local
     volumePath: join(opts.root, 'volumes'),
     eventsLogPath: events.path,
     rootless: opts.rootless,
-    configFiles: opts.configFiles,
+    configFiles: opts.conf.files,
+    conf: opts.conf,
     remoteSocket: opts.remoteSocket,
   });
 

@@ -8,12 +8,12 @@
 //   /etc/containers/containers.rootless.conf                    (rootless only)
 //   /etc/containers/containers.rootless.conf.d/*.conf           (rootless only)
 //   /etc/containers/containers.rootless.conf.d/<UID>/*.conf     (rootless only)
-//   $XDG_CONFIG_HOME/containers/containers.conf                 ($HOME/.config when unset)
-//   $XDG_CONFIG_HOME/containers/containers.conf.d/*.conf
+//   $XDG_CONFIG_HOME/containers/containers.conf                 (rootless only; $HOME/.config when unset)
+//   $XDG_CONFIG_HOME/containers/containers.conf.d/*.conf        (rootless only)
 // When CONTAINERS_CONF is set it names the only file of that list (it must exist). When
 // CONTAINERS_CONF_OVERRIDE is set, that file is read last and always wins (ignored when
-// missing). Missing files of the default list are skipped. Like Podman 5, the user files are
-// read for root too (Podman 4 read them only for rootless users).
+// missing). Missing files of the default list are skipped. The user files are read for
+// rootless users only (Podman 4's rule, which podman-system-service(1) documents).
 //
 // The loader is synchronous on purpose: it runs once at service start, and with no files it
 // costs a handful of failed open(2) calls.
@@ -373,9 +373,10 @@ export function loadContainersConf(opts: LoadContainersConfOptions): ContainersC
       const uid = opts.uid ?? process.getuid?.() ?? 0;
       const rootlessConf = join(etcDir, 'containers.rootless.conf');
       candidates.push(rootlessConf, { dir: `${rootlessConf}.d` }, { dir: join(`${rootlessConf}.d`, String(uid)) });
+      // The user's own files count for rootless users only, as podman-system-service(1) says.
+      const userConf = join(userConfigHome(env), 'containers', 'containers.conf');
+      candidates.push(userConf, { dir: `${userConf}.d` });
     }
-    const userConf = join(userConfigHome(env), 'containers', 'containers.conf');
-    candidates.push(userConf, { dir: `${userConf}.d` });
 
     for (const candidate of candidates) {
       const paths = typeof candidate === 'string' ? [candidate] : dropIns(candidate.dir);

@@ -91,7 +91,7 @@ export function toLibpodInfo(h: HostInfo, v: VersionReport) {
       databaseBackend: 'sqlite',
       distribution: { distribution: h.distribution.id, version: h.distribution.versionId, codename: h.distribution.codename },
       eventLogger: 'file',
-      freeLocks: null,
+      freeLocks: undefined, // tspod has no lock pool to run out of
       hostname: h.hostname,
       idMappings: { gidmap: null, uidmap: null },
       kernel: h.kernelVersion,

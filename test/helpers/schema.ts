@@ -2,9 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ValidateFunction } from 'ajv';
-import { createAjv } from '../../scripts/codegen-validators.mjs';
-import { rewriteRefs } from '../../scripts/codegen-lib.mjs';
+import { pathToFileURL } from 'node:url';
 import { projectRoot } from './service.js';
+
+// The codegen modules are plain JS outside dist/: load them from the checkout.
+const scriptUrl = (name: string) => pathToFileURL(join(projectRoot, 'scripts', name)).href;
+const { createAjv } = (await import(scriptUrl('codegen-validators.mjs'))) as typeof import('../../scripts/codegen-validators.mjs');
+const { rewriteRefs } = (await import(scriptUrl('codegen-lib.mjs'))) as typeof import('../../scripts/codegen-lib.mjs');
 
 type Spec = 'docker' | 'libpod';
 const docs = new Map<Spec, any>();

@@ -36,7 +36,8 @@ describe('containers.conf loading', () => {
   }
 
   function load(extra: Partial<LoadContainersConfOptions> & { env?: NodeJS.ProcessEnv } = {}) {
-    return loadContainersConf({ rootless: false, usrDir: usr, etcDir: etc, ...extra, env: { HOME: home, ...extra.env } });
+    // Rootless with a UID that has no rootless drop-ins, so the user files count.
+    return loadContainersConf({ rootless: true, uid: 4242, usrDir: usr, etcDir: etc, ...extra, env: { HOME: home, ...extra.env } });
   }
 
   function loadError(extra: Partial<LoadContainersConfOptions> = {}): EngineError {
@@ -157,8 +158,9 @@ describe('containers.conf loading', () => {
     put(join(etc, 'containers.rootless.conf.d', '1001', 'a.conf'), '[engine]\nservice_timeout = 5\n');
     const user = put(join(home, '.config', 'containers', 'containers.conf'), '[containers]\npids_limit = 1\n');
 
-    const rootful = load();
-    expect(rootful.files).to.deep.equal([main, user]);
+    // Root reads neither the rootless files nor the user's own.
+    const rootful = load({ rootless: false });
+    expect(rootful.files).to.deep.equal([main]);
     expect(rootful.engine.serviceTimeout).to.equal(1);
 
     const rootless = load({ rootless: true, uid: 1000 });
