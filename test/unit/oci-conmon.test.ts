@@ -1,0 +1,260 @@
+// Real containers: runc under conmon, as root, with a busybox rootfs.
+import { expect } from 'chai';
+import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EngineError } from '../../engine/errors.js';
+import { ConmonRuntime, OciRuntimeError } from '../../engine/oci/conmon.js';
+import { loadOciHostFacts } from '../../engine/oci/host.js';
+import { readK8sLog, type K8sLogEntry } from '../../engine/oci/k8s-log.js';
+import { Runc, findExecutable } from '../../engine/oci/runc.js';
+import { buildRuntimeSpec, type OciContainerConfig, type OciHostFacts } from '../../engine/oci/runtime-spec.js';
+import { buildBusyboxRootfs } from '../helpers/busybox-rootfs.js';
+
+const canRun =
+  process.getuid?.() === 0 && !!findExecutable('runc') && !!findExecutable('conmon') && existsSync('/bin/busybox');
+
+/** conmon processes whose -c argument starts with `prefix`. */
+function conmonsFor(prefix: string): { pid: number; id: string }[] {
+  const out: { pid: number; id: string }[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!path.basename(argv[0] ?? '').includes('conmon')) continue;
+    const i = argv.indexOf('-c');
+    if (i >= 0 && argv[i + 1]?.startsWith(prefix)) out.push({ pid: Number(d), id: argv[i + 1]! });
+  }
+  return out;
+}
+
+function procStat(pid: number): { ppid: number; sid: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(fields[1]), sid: Number(fields[3]) };
+}
+
+async function collect(it: AsyncIterable<K8sLogEntry>): Promise<{ stream: string; text: string; partial: boolean }[]> {
+  const out: { stream: string; text: string; partial: boolean }[] = [];
+  for await (const e of it) out.push({ stream: e.stream, text: e.data.toString(), partial: e.partial });
+  return out;
+}
+
+(canRun ? describe : describe.skip)('oci conmon + runc (real containers)', function () {
+  this.timeout(10_000);
+  const prefix = `tspodt${process.pid}x`;
+  let n = 0;
+  let base: string;
+  let rootfs: string;
+  let facts: OciHostFacts;
+  let runc: Runc;
+  let rt: ConmonRuntime;
+  const created: { id: string; bundle: string }[] = [];
+
+  before(async function () {
+    this.timeout(30_000);
+    base = await fsp.mkdtemp(path.join(os.tmpdir(), 'tspod-oci-'));
+    rootfs = await buildBusyboxRootfs(path.join(base, 'rootfs'));
+    facts = await loadOciHostFacts();
+    runc = new Runc({ root: path.join(base, 'runc') });
+    rt = new ConmonRuntime({ runc, exitDir: path.join(base, 'exits'), socketDir: path.join(base, 'socket') });
+    await rt.init();
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    for (const c of created) await rt.cleanup(c.id, { bundle: c.bundle }).catch(() => {});
+    // Nothing left behind: no conmon, no runc state, no cgroups, no mounts.
+    const deadline = Date.now() + 3000;
+    while (conmonsFor(prefix).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const leftovers = conmonsFor(prefix);
+    for (const c of leftovers) process.kill(c.pid, 'SIGKILL');
+    const states = await runc.list().catch(() => []);
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(base));
+    const cgroups = existsSync('/sys/fs/cgroup/freezer/libpod_parent')
+      ? readdirSync('/sys/fs/cgroup/freezer/libpod_parent').filter((d) => d.includes(prefix))
+      : [];
+    await fsp.rm(base, { recursive: true, force: true });
+    expect(leftovers, 'conmon processes left').to.deep.equal([]);
+    expect(states, 'runc containers left').to.deep.equal([]);
+    expect(mounts, 'mounts left').to.deep.equal([]);
+    expect(cgroups, 'cgroups left').to.deep.equal([]);
+  });
+
+  /** Writes a bundle for a new container and returns its id, bundle and log path. */
+  async function prepare(cfg: Partial<OciContainerConfig> & { args: string[] }) {
+    const id = `${prefix}${n++}`;
+    const bundle = path.join(base, 'containers', id);
+    created.push({ id, bundle });
+    await rt.writeBundle(bundle, buildRuntimeSpec({ id, rootfs, ...cfg }, facts));
+    return { id, bundle, logPath: path.join(bundle, 'ctr.log') };
+  }
+
+  it('runs a container: exit code, k8s-file log on the right streams, exit command, persist dir', async () => {
+    const c = await prepare({ args: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+    const marker = path.join(base, `exit-command-${c.id}`);
+    const t0 = performance.now();
+    const { pid, conmonPid } = await rt.create({
+      ...c,
+      persistDir: c.bundle,
+      exitCommand: ['/bin/sh', '-c', 'echo "$0 $1" > "$2"', 'cleanup', c.id, marker],
+    });
+    expect(pid).to.be.greaterThan(0);
+    expect(conmonPid).to.be.greaterThan(0);
+    expect((await runc.state(c.id)).status).to.equal('created');
+    await rt.start(c.id);
+    const code = await rt.waitExit(c.id, { timeoutMs: 5000 });
+    const elapsed = performance.now() - t0;
+    expect(code).to.equal(3);
+    expect(await rt.readExitCode(c.id)).to.equal(3);
+    expect((await fsp.readFile(path.join(c.bundle, 'exit'), 'utf8')).trim()).to.equal('3');
+    expect(await collect(readK8sLog(c.logPath))).to.deep.equal([
+      { stream: 'stdout', text: 'out', partial: false },
+      { stream: 'stderr', text: 'err', partial: false },
+    ]);
+    // conmon runs the exit command after writing the exit file
+    const deadline = Date.now() + 3000;
+    while (!existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((await fsp.readFile(marker, 'utf8')).trim()).to.equal(`cleanup ${c.id}`);
+    expect(elapsed).to.be.lessThan(2000);
+    await rt.cleanup(c.id, { bundle: c.bundle });
+    expect(existsSync(c.bundle)).to.equal(false);
+    expect(existsSync(rt.exitFilePath(c.id))).to.equal(false);
+    expect(await runc.stateOrUndefined(c.id)).to.equal(undefined);
+  });
+
+  it('keeps a container running after its conmon detached from us; SIGTERM gives 143', async () => {
+    const c = await prepare({
+      args: ['/run/podman-init', '--', 'sleep', '300'],
+      mounts: [{ type: 'bind', source: findExecutable('catatonit')!, destination: '/run/podman-init', readonly: true }],
+    });
+    const { pid, conmonPid } = await rt.create(c);
+    await rt.start(c.id);
+    const st = procStat(conmonPid);
+    expect(st.ppid).not.to.equal(process.pid); // the first conmon process exited: reparented
+    expect(st.sid).to.equal(conmonPid); // its own session
+    expect(st.sid).not.to.equal(procStat(process.pid).sid);
+    const state = await runc.state(c.id);
+    expect(state.status).to.equal('running');
+    expect(state.pid).to.equal(pid);
+    expect(await runc.ps(c.id)).to.include(pid);
+    expect(await rt.readExitCode(c.id)).to.equal(undefined);
+    const ex = await runc.execCapture(c.id, ['sh', '-c', 'echo $(( 6 * 7 ))']);
+    expect(ex.code).to.equal(0);
+    expect(ex.stdout.trim()).to.equal('42');
+    await runc.kill(c.id, 'TERM');
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(143);
+    expect((await runc.state(c.id)).status).to.equal('stopped');
+  });
+
+  it('pauses and resumes through runc (freezer)', async () => {
+    const c = await prepare({ args: ['sleep', '300'] });
+    await rt.create(c);
+    await rt.start(c.id);
+    await runc.pause(c.id);
+    expect((await runc.state(c.id)).status).to.equal('paused');
+    const freezer = facts.cgroupV2
+      ? path.join('/sys/fs/cgroup/libpod_parent', `libpod-${c.id}`, 'cgroup.freeze')
+      : path.join('/sys/fs/cgroup/freezer/libpod_parent', `libpod-${c.id}`, 'freezer.state');
+    expect((await fsp.readFile(freezer, 'utf8')).trim()).to.be.oneOf(['FROZEN', '1']);
+    await runc.resume(c.id);
+    expect((await runc.state(c.id)).status).to.equal('running');
+    try {
+      await runc.resume(c.id);
+      expect.fail('resume of a running container should fail');
+    } catch (err) {
+      expect(err).to.be.instanceOf(EngineError);
+      expect((err as Error).message).to.match(/not paused/);
+    }
+    await runc.kill(c.id, 9);
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(137);
+  });
+
+  it("fails create with runc's own message and leaves nothing behind", async () => {
+    const c = await prepare({ args: ['/nonexistent/binary'] });
+    const marker = path.join(base, `exit-command-${c.id}`);
+    let err: unknown;
+    try {
+      await rt.create({ ...c, exitCommand: ['/bin/sh', '-c', 'touch "$0"', marker] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(OciRuntimeError);
+    const e = err as OciRuntimeError;
+    expect(e.kind).to.equal('internal');
+    expect(e.message).to.match(/runc create failed: .*\/nonexistent\/binary.*no such file or directory/);
+    expect(e.failure).to.equal('command-not-found');
+    expect(e.podmanMessage()).to.match(/^runc: runc create failed: .*OCI runtime attempted to invoke a command that was not found$/);
+    expect(existsSync(path.join(runc.root, c.id))).to.equal(false);
+    await rt.cleanup(c.id, { bundle: c.bundle });
+    expect(existsSync(c.bundle)).to.equal(false);
+    expect(conmonsFor(c.id)).to.deep.equal([]);
+    expect(await runc.stateOrUndefined(c.id)).to.equal(undefined);
+  });
+
+  it('reports runc errors with their kind', async () => {
+    for (const call of [() => runc.state('nope-' + prefix), () => runc.kill('nope-' + prefix, 'KILL'), () => runc.pause('nope-' + prefix)]) {
+      try {
+        await call();
+        expect.fail('should fail');
+      } catch (err) {
+        expect(err).to.be.instanceOf(EngineError);
+        expect((err as EngineError).kind).to.equal('not-found');
+        expect((err as Error).message).to.equal('container does not exist');
+      }
+    }
+    try {
+      await runc.kill('x', 'SIGNOPE');
+      expect.fail('should fail');
+    } catch (err) {
+      expect((err as EngineError).kind).to.equal('invalid-argument');
+    }
+  });
+
+  it('clamps rlimits to the host hard limits', async () => {
+    const hostNofile = facts.hardLimits.RLIMIT_NOFILE;
+    const c = await prepare({
+      args: ['sh', '-c', 'echo "$(ulimit -Sn) $(ulimit -Hn)"; echo "$(ulimit -Sc) $(ulimit -Hc)"'],
+      rlimits: [
+        { type: 'nofile', soft: 4_000_000, hard: 4_000_000 },
+        { type: 'core', soft: 1024, hard: 4096 },
+      ],
+    });
+    await rt.create(c);
+    await rt.start(c.id);
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+    const lines = (await collect(readK8sLog(c.logPath))).map((l) => l.text);
+    const expected = hostNofile === undefined || hostNofile === 'unlimited' ? '4000000 4000000' : `${hostNofile} ${hostNofile}`;
+    expect(lines).to.deep.equal([expected, '2 8']); // busybox ulimit -c reports 1024-byte blocks
+  });
+
+  it('runs with a terminal (conmon -t)', async () => {
+    const c = await prepare({ args: ['sh', '-c', 'tty; echo done'], terminal: true, env: ['TERM=xterm'] });
+    await rt.create({ ...c, terminal: true });
+    await rt.start(c.id);
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+    const lines = (await collect(readK8sLog(c.logPath))).map((l) => l.text.replace(/\r$/, ''));
+    expect(lines).to.deep.equal(['/dev/pts/0', 'done']);
+  });
+
+  it('creates, starts and waits for `true` quickly', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = await prepare({ args: ['true'] });
+      const t0 = performance.now();
+      await rt.create(c);
+      await rt.start(c.id);
+      expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+      times.push(performance.now() - t0);
+      await rt.cleanup(c.id, { bundle: c.bundle });
+    }
+    times.sort((a, b) => a - b);
+    const median = times[2]!;
+    console.log(`      create+start+wait(true): median ${median.toFixed(1)} ms, min ${times[0]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms`);
+    expect(median).to.be.lessThan(400);
+  });
+});
