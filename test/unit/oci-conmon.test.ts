@@ -4,6 +4,7 @@ import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { EngineError } from '../../engine/errors.js';
+import { attachContainer, type AttachFrame } from '../../engine/oci/attach.js';
 import { ConmonRuntime, OciRuntimeError } from '../../engine/oci/conmon.js';
 import { loadOciHostFacts } from '../../engine/oci/host.js';
 import { readK8sLog, type K8sLogEntry } from '../../engine/oci/k8s-log.js';
@@ -239,6 +240,52 @@ async function collect(it: AsyncIterable<K8sLogEntry>): Promise<{ stream: string
     expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
     const lines = (await collect(readK8sLog(c.logPath))).map((l) => l.text.replace(/\r$/, ''));
     expect(lines).to.deep.equal(['/dev/pts/0', 'done']);
+  });
+
+  it('attaches through the SEQPACKET socket: stdin in, stdout and stderr out', async () => {
+    const c = await prepare({ args: ['sh', '-c', 'while read x; do echo "out:$x"; echo "err:$x" >&2; done; echo bye'] });
+    await rt.create({ ...c, stdin: true });
+    const session = await attachContainer(c.bundle);
+    const frames: AttachFrame[] = [];
+    session.output.on('data', (f: AttachFrame) => frames.push(f));
+    const ended = new Promise((r) => session.output.once('end', r));
+    await rt.start(c.id);
+    session.stdin.write('one\n');
+    session.stdin.end('two\n');
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+    await ended;
+    await session.closed;
+    const text = (stream: string) =>
+      Buffer.concat(frames.filter((f) => f.stream === stream).map((f) => f.data)).toString();
+    expect(text('stdout')).to.equal('out:one\nout:two\nbye\n');
+    expect(text('stderr')).to.equal('err:one\nerr:two\n');
+    // the log has it too
+    const lines = (await collect(readK8sLog(c.logPath))).map((l) => `${l.stream}:${l.text}`);
+    expect(lines).to.include.members(['stdout:out:one', 'stderr:err:two', 'stdout:bye']);
+  });
+
+  it('resizes the terminal through the ctl fifo', async () => {
+    const c = await prepare({ args: ['sh', '-c', 'sleep 0.4; stty size'], terminal: true });
+    await rt.create({ ...c, terminal: true });
+    const session = await attachContainer(c.bundle);
+    const frames: AttachFrame[] = [];
+    session.output.on('data', (f: AttachFrame) => frames.push(f));
+    await rt.start(c.id);
+    await rt.resize(c.bundle, { height: 30, width: 100 });
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+    await session.closed;
+    expect(Buffer.concat(frames.map((f) => f.data)).toString()).to.contain('30 100');
+    session.close();
+  });
+
+  it('refuses to attach to a container without conmon', async () => {
+    try {
+      await attachContainer(path.join(base, 'no-such-bundle'));
+      expect.fail('should fail');
+    } catch (err) {
+      expect(err).to.be.instanceOf(EngineError);
+      expect((err as Error).message).to.match(/cannot attach/);
+    }
   });
 
   it('creates, starts and waits for `true` quickly', async () => {
