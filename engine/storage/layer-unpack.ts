@@ -155,8 +155,17 @@ class Unpacker {
   private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
   private readonly privileged = process.getuid?.() === 0;
   size = 0;
+  private slice = performance.now();
 
   constructor(private readonly root: string) {}
+
+  /** Gives the event loop a turn when this unpack has held it for a few milliseconds. */
+  async maybeYield(): Promise<void> {
+    if (performance.now() - this.slice > 4) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.slice = performance.now();
+    }
+  }
 
   private abs(rel: string): string {
     return rel === '' ? this.root : `${this.root}/${rel}`;
@@ -314,6 +323,7 @@ class Unpacker {
           for await (const chunk of body()) {
             let off = 0;
             while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+            await this.maybeYield();
           }
           if (this.privileged) fs.fchownSync(fd, h.uid, h.gid);
           fs.fchmodSync(fd, h.mode);
@@ -457,10 +467,14 @@ export async function unpackLayer(input: AsyncIterable<Buffer>, target: string, 
   const unpacker = new Unpacker(root);
   let entries = 0;
   const signal = options.signal;
+  // The file operations are synchronous (several times faster than a thread-pool round trip
+  // each for thousands of small files); hand the event loop a turn every few milliseconds so that
+  // a large unpack does not stall other requests.
   for await (const entry of readTar(plain)) {
     signal?.throwIfAborted();
     entries++;
     await unpacker.entry(entry.header, entry.body);
+    await unpacker.maybeYield();
   }
   signal?.throwIfAborted();
   await unpacker.finish();
