@@ -350,11 +350,20 @@ export class ConmonRuntime {
     const sync = readSyncMessage(syncPipe, o.timeoutMs ?? 60_000);
     sync.catch(() => {}); // handled below
 
-    try {
-      if (o.beforeStart && child.pid) await o.beforeStart(child.pid);
-    } finally {
-      startPipe.end(Buffer.from([0]));
+    if (o.beforeStart && child.pid) {
+      try {
+        await o.beforeStart(child.pid);
+      } catch (err) {
+        // conmon is still blocked on the start pipe: nothing was created yet.
+        child.kill('SIGKILL');
+        startPipe.destroy();
+        syncPipe.destroy();
+        child.stderr!.destroy();
+        await exited.catch(() => {});
+        throw err;
+      }
     }
+    startPipe.end(Buffer.from([0]));
 
     const { code, signal } = await exited;
     if (code !== 0) {

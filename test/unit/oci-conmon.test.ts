@@ -139,6 +139,7 @@ async function collect(it: AsyncIterable<K8sLogEntry>): Promise<{ stream: string
     expect(st.ppid).not.to.equal(process.pid); // the first conmon process exited: reparented
     expect(st.sid).to.equal(conmonPid); // its own session
     expect(st.sid).not.to.equal(procStat(process.pid).sid);
+    for (const fd of [0, 1, 2]) expect(await fsp.readlink(`/proc/${conmonPid}/fd/${fd}`)).to.equal('/dev/null');
     const state = await runc.state(c.id);
     expect(state.status).to.equal('running');
     expect(state.pid).to.equal(pid);
@@ -150,6 +151,28 @@ async function collect(it: AsyncIterable<K8sLogEntry>): Promise<{ stream: string
     await runc.kill(c.id, 'TERM');
     expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(143);
     expect((await runc.state(c.id)).status).to.equal('stopped');
+  });
+
+  it('keeps a container running after the process that created it has exited', async () => {
+    const c = await prepare({ args: ['sleep', '300'] });
+    const engineDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../engine/oci');
+    const script = `
+      const { Runc } = await import(${JSON.stringify(path.join(engineDir, 'runc.js'))});
+      const { ConmonRuntime } = await import(${JSON.stringify(path.join(engineDir, 'conmon.js'))});
+      const rt = new ConmonRuntime({ runc: new Runc({ root: ${JSON.stringify(runc.root)} }), exitDir: ${JSON.stringify(rt.exitDir)}, socketDir: ${JSON.stringify(rt.socketDir)} });
+      const r = await rt.create({ id: ${JSON.stringify(c.id)}, bundle: ${JSON.stringify(c.bundle)}, logPath: ${JSON.stringify(c.logPath)} });
+      await rt.start(${JSON.stringify(c.id)});
+      console.log(JSON.stringify(r));
+    `;
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 8000 });
+    const { pid, conmonPid } = JSON.parse(out) as { pid: number; conmonPid: number };
+    const st = await runc.state(c.id);
+    expect(st.status).to.equal('running');
+    expect(st.pid).to.equal(pid);
+    expect(procStat(conmonPid).ppid).not.to.equal(process.pid);
+    await runc.kill(c.id, 'KILL');
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(137);
   });
 
   it('pauses and resumes through runc (freezer)', async () => {
@@ -195,6 +218,33 @@ async function collect(it: AsyncIterable<K8sLogEntry>): Promise<{ stream: string
     expect(existsSync(c.bundle)).to.equal(false);
     expect(conmonsFor(c.id)).to.deep.equal([]);
     expect(await runc.stateOrUndefined(c.id)).to.equal(undefined);
+  });
+
+  it('calls beforeStart with the blocked conmon; a failure there creates nothing', async () => {
+    const c = await prepare({ args: ['true'] });
+    let seen = 0;
+    try {
+      await rt.create({
+        ...c,
+        beforeStart: async (pid) => {
+          seen = pid;
+          expect((await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')).to.include(c.id);
+          throw new Error('no cgroup for you');
+        },
+      });
+      expect.fail('should fail');
+    } catch (err) {
+      expect((err as Error).message).to.equal('no cgroup for you');
+    }
+    expect(seen).to.be.greaterThan(0);
+    expect(conmonsFor(c.id)).to.deep.equal([]);
+    expect(await runc.stateOrUndefined(c.id)).to.equal(undefined);
+    // and the same bundle works afterwards
+    let called = false;
+    await rt.create({ ...c, beforeStart: async () => void (called = true) });
+    expect(called).to.equal(true);
+    await rt.start(c.id);
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
   });
 
   it('reports runc errors with their kind', async () => {
