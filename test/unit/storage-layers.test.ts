@@ -128,6 +128,7 @@ describe('storage: chain IDs and paths', () => {
     { name: 'run/fifo', type: 'fifo', mode: 0o620, uid: 5, gid: 5 },
     { name: 'deep/' + 'd'.repeat(120) + '/long-name-file', content: 'long', mode: 0o644 },
     { name: 'implicit/parent/file', content: 'no dir entries before me' },
+    { name: 'odd names/with space ü\\x', content: 'odd', xattrs: { 'user.odd': 'v', 'trusted.overlay.redirect': '/etc', 'user.overlay.origin': 'x' } },
     { name: 'replace', content: 'first version' },
     { name: 'replace', content: 'second version' },
   ];
@@ -184,6 +185,11 @@ describe('storage: chain IDs and paths', () => {
     expect(fs.readFileSync(path.join(d, 'deep/' + 'd'.repeat(120) + '/long-name-file'), 'utf8')).to.equal('long');
     expect(st('implicit/parent').isDirectory()).to.equal(true);
     expect(fs.readFileSync(path.join(d, 'replace'), 'utf8')).to.equal('second version');
+    // xattrs reach odd names; overlay-namespace xattrs from a layer are never applied.
+    const odd = path.join(d, 'odd names/with space ü\\x');
+    expect(getxattrHex(odd, 'user.odd')).to.equal(Buffer.from('v').toString('hex'));
+    expect(getxattrHex(odd, 'trusted.overlay.redirect')).to.equal(null);
+    expect(getxattrHex(odd, 'user.overlay.origin')).to.equal(null);
   });
 
   it('stores a layer once, and gives the same diff ID for gzip, zstd and plain', async () => {
