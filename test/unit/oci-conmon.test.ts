@@ -6,7 +6,7 @@ import path from 'node:path';
 import { EngineError } from '../../engine/errors.js';
 import { attachContainer, type AttachFrame } from '../../engine/oci/attach.js';
 import { ConmonRuntime, OciRuntimeError } from '../../engine/oci/conmon.js';
-import { loadOciHostFacts } from '../../engine/oci/host.js';
+import { listHostDevices, loadOciHostFacts } from '../../engine/oci/host.js';
 import { readK8sLog, type K8sLogEntry } from '../../engine/oci/k8s-log.js';
 import { Runc, findExecutable } from '../../engine/oci/runc.js';
 import { buildRuntimeSpec, type OciContainerConfig, type OciHostFacts } from '../../engine/oci/runtime-spec.js';
@@ -245,6 +245,48 @@ async function collect(it: AsyncIterable<K8sLogEntry>): Promise<{ stream: string
     expect(called).to.equal(true);
     await rt.start(c.id);
     expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+  });
+
+  it('restarts a container in the same bundle after cleanup', async () => {
+    const c = await prepare({ args: ['sh', '-c', 'echo run'] });
+    for (let i = 0; i < 2; i++) {
+      await rt.create(c);
+      await rt.start(c.id);
+      expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+      await rt.cleanup(c.id, { bundle: c.bundle, removeBundle: false });
+      expect(existsSync(path.join(c.bundle, 'config.json'))).to.equal(true);
+    }
+    expect((await collect(readK8sLog(c.logPath))).map((l) => l.text)).to.deep.equal(['run', 'run']);
+  });
+
+  it('applies the default confinement: seccomp, capabilities, masked and read-only paths', async () => {
+    const c = await prepare({
+      args: ['sh', '-c', 'grep Seccomp: /proc/self/status; grep CapEff /proc/self/status; wc -c < /proc/interrupts; echo 1 > /proc/sys/kernel/domainname || echo ro'],
+      hostname: 'box',
+    });
+    await rt.create(c);
+    await rt.start(c.id);
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+    const lines = (await collect(readK8sLog(c.logPath))).filter((l) => l.stream === 'stdout').map((l) => l.text.replace(/\s+/g, ' ').trim());
+    expect(lines).to.deep.equal(['Seccomp: 2', 'CapEff: 00000000800405fb', '0', 'ro']);
+  });
+
+  it('runs privileged with resources, seccomp off and host devices', async () => {
+    const c = await prepare({
+      args: ['sh', '-c', 'grep CapEff /proc/self/status; grep Seccomp: /proc/self/status; ls /dev/null /dev/zero >/dev/null && echo devs'],
+      privileged: true,
+      devices: await listHostDevices(),
+      resources: { memory: 64 << 20, pidsLimit: 50, cpuShares: 512 },
+    });
+    await rt.create(c);
+    const stats = await runc.stats(c.id);
+    expect((stats.pids as { limit: number }).limit).to.equal(50);
+    expect((stats.memory as { usage: { limit: number } }).usage.limit).to.equal(64 << 20);
+    await rt.start(c.id);
+    expect(await rt.waitExit(c.id, { timeoutMs: 5000 })).to.equal(0);
+    const lines = (await collect(readK8sLog(c.logPath))).map((l) => l.text.replace(/\s+/g, ' '));
+    const host = /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1];
+    expect(lines).to.deep.equal([`CapEff: ${host}`, 'Seccomp: 0', 'devs']);
   });
 
   it('reports runc errors with their kind', async () => {
