@@ -22,7 +22,12 @@ export function parseUri(uri: string): Endpoint {
     return { kind: 'unix', path, isDefault: false };
   }
   if (uri.startsWith('tcp://')) {
-    const url = new URL(uri);
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw new ListenError(`invalid URI ${JSON.stringify(uri)}: tcp:// needs host:port`);
+    }
     const port = Number(url.port);
     if (!url.port || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ListenError(`invalid URI ${JSON.stringify(uri)}: tcp:// needs host:port`);
     return { kind: 'tcp', host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port };
@@ -57,10 +62,22 @@ function probe(path: string): Promise<boolean> {
   });
 }
 
+// sun_path holds 108 bytes with the terminating NUL; Node would silently bind a cut path.
+const MAX_SOCKET_PATH = 107;
+
 /** Makes a unix socket path ready to bind: parent present, no live service, no stale file. */
 export async function prepareUnixPath(endpoint: Extract<Endpoint, { kind: 'unix' }>): Promise<void> {
+  const length = Buffer.byteLength(endpoint.path);
+  if (length > MAX_SOCKET_PATH) throw new ListenError(`cannot listen on ${endpoint.path}: socket path too long (${length} bytes; at most ${MAX_SOCKET_PATH})`);
   const parent = dirname(endpoint.path);
-  if (endpoint.isDefault) mkdirSync(parent, { recursive: true, mode: 0o700 });
+  if (endpoint.isDefault) {
+    try {
+      mkdirSync(parent, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      const hint = parent.startsWith('/run/user/') ? ' (set XDG_RUNTIME_DIR to a directory you own)' : '';
+      throw new ListenError(`cannot create ${parent}: ${(err as Error).message}${hint}`);
+    }
+  }
   let parentStat;
   try {
     parentStat = statSync(parent);
@@ -82,14 +99,18 @@ export async function prepareUnixPath(endpoint: Extract<Endpoint, { kind: 'unix'
 
 export function listen(server: Server, endpoint: Endpoint): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (endpoint.kind === 'unix') process.umask(umask);
+      reject(new ListenError(`cannot listen on ${describeEndpoint(endpoint)}: ${err.message}`));
+    });
+    let umask = 0;
     const done = () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     };
     if (endpoint.kind === 'unix') {
       // 0600 whatever the caller's umask: bind with a tight umask, then chmod to be sure.
-      const umask = process.umask(0o177);
+      umask = process.umask(0o177);
       server.listen(endpoint.path, () => {
         process.umask(umask);
         chmodSync(endpoint.path, 0o600);
