@@ -170,6 +170,7 @@ function readSyncMessage(stream: Readable, timeoutMs: number): Promise<{ data: n
       stream.removeAllListeners('data');
       stream.removeAllListeners('end');
       stream.removeAllListeners('error');
+      stream.removeAllListeners('close');
       stream.on('error', () => {});
       stream.destroy();
       fn();
@@ -205,6 +206,7 @@ function readSyncMessage(stream: Readable, timeoutMs: number): Promise<{ data: n
     };
     stream.on('end', eof);
     stream.on('error', eof);
+    stream.on('close', eof);
   });
 }
 

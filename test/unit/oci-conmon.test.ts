@@ -289,6 +289,22 @@ async function collect(it: AsyncIterable<K8sLogEntry>): Promise<{ stream: string
     expect(lines).to.deep.equal([`CapEff: ${host}`, 'Seccomp: 0', 'devs']);
   });
 
+  it('reports conmon failing before it forks, promptly', async () => {
+    const c = await prepare({ args: ['true'] });
+    const fake = path.join(base, 'fake-conmon');
+    await fsp.writeFile(fake, '#!/bin/sh\necho "[conmon:e]: boom" >&2\nexit 1\n', { mode: 0o755 });
+    const broken = new ConmonRuntime({ runc, conmonPath: fake, exitDir: rt.exitDir, socketDir: rt.socketDir });
+    const t0 = Date.now();
+    try {
+      await broken.create(c);
+      expect.fail('should fail');
+    } catch (err) {
+      expect(err).to.be.instanceOf(EngineError);
+      expect((err as Error).message).to.match(/conmon failed \(1\): \[conmon:e\]: boom/);
+    }
+    expect(Date.now() - t0).to.be.lessThan(2000);
+  });
+
   it('reports runc errors with their kind', async () => {
     for (const call of [() => runc.state('nope-' + prefix), () => runc.kill('nope-' + prefix, 'KILL'), () => runc.pause('nope-' + prefix)]) {
       try {
