@@ -1,0 +1,209 @@
+// The services under test (a Side: tspod, Podman) and how to start, probe and stop them:
+// directly on a unix socket, or behind systemd-socket-activate.
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { BenchContext, SideName } from './context.js';
+import { get, probeUntilAnswer, type Endpoint } from './http1.js';
+
+export interface Side {
+  readonly name: SideName;
+  /** For headers: name, version and what matters about the setup (storage driver). */
+  label: string;
+  /** This side's state: root, runroot, sockets, logs. */
+  readonly dir: string;
+  /** The service's command line, listening on `socket`, or on the socket systemd passes (no socket). */
+  argv(socket?: string, nodeFlags?: string[]): string[];
+  /** Facts for --json (versions, storage driver, options used). */
+  facts: Record<string, unknown>;
+  /** Called when the first start failed: change the setup and return true to retry. */
+  fallback?(reason: string): boolean;
+  /** Called once the first start answered, with the Docker /info body. */
+  describe?(info: Record<string, unknown>): void;
+}
+
+export function tspodSide(ctx: { repoRoot: string; tempDir(name: string): string }): Side {
+  const dir = ctx.tempDir('tspod');
+  const pkg = JSON.parse(readFileSync(join(ctx.repoRoot, 'package.json'), 'utf8')) as { version: string };
+  const commit = spawnSync('git', ['-C', ctx.repoRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
+  const dirty = spawnSync('git', ['-C', ctx.repoRoot, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout?.trim() ? '+changes' : '';
+  return {
+    name: 'tspod',
+    label: `tspod ${pkg.version} (${commit}${dirty}, node ${process.versions.node})`,
+    dir,
+    facts: { version: pkg.version, commit, dirty: !!dirty, node: process.versions.node },
+    argv: (socket, nodeFlags = []) => [
+      process.execPath,
+      ...nodeFlags,
+      join(ctx.repoRoot, 'bin', 'tspod.js'),
+      '--root',
+      join(dir, 'root'),
+      '--runroot',
+      join(dir, 'runroot'),
+      'system',
+      'service',
+      '--time',
+      '0',
+      ...(socket ? [`unix://${socket}`] : []),
+    ],
+  };
+}
+
+/** An executable on PATH, or undefined. */
+export function which(cmd: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(delimiter)) {
+    const p = join(d, cmd);
+    try {
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function serviceEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  delete env.NOTIFY_SOCKET;
+  return env;
+}
+
+/** VmRSS, VmHWM… of a live process, in kB. */
+export function procStatusKb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function logTail(file: string, chars = 1500): string {
+  try {
+    const t = readFileSync(file, 'utf8');
+    return t.slice(-chars).trim();
+  } catch {
+    return '';
+  }
+}
+
+export interface Started {
+  child: ChildProcess;
+  endpoint: Endpoint;
+  socket: string;
+  logFile: string;
+  /** Rejects when the process exits (a noop catch is attached). */
+  exited: Promise<never>;
+}
+
+export interface SpawnOptions {
+  argv: string[];
+  socket: string;
+  logFile: string;
+  /** Behind systemd-socket-activate -l socket. */
+  activated?: boolean;
+}
+
+function spawnService(ctx: BenchContext, o: SpawnOptions): { started: Started; listening: Promise<void> } {
+  rmSync(o.socket, { force: true });
+  mkdirSync(join(o.logFile, '..'), { recursive: true });
+  const logFd = openSync(o.logFile, 'a');
+  const argv = o.activated ? [which('systemd-socket-activate') ?? 'systemd-socket-activate', '-l', o.socket, ...o.argv] : o.argv;
+  const stdio: StdioOptions = ['ignore', logFd, o.activated ? 'pipe' : logFd];
+  let child: ChildProcess;
+  try {
+    child = ctx.cleanup.track(spawn(argv[0]!, argv.slice(1), { stdio, env: serviceEnv() }));
+  } finally {
+    closeSync(logFd);
+  }
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${argv[0]} exited (${signal ?? code}) before answering:\n${logTail(o.logFile)}`)));
+    child.once('error', reject);
+  });
+  exited.catch(() => {});
+  let listening: Promise<void> = Promise.resolve();
+  if (o.activated) {
+    // The activator logs "Listening on <socket> as 3." once it listens; the service is started
+    // only at the first connection. Its stderr (and the service's) is kept as a short tail.
+    let tail = '';
+    listening = new Promise<void>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (d: string) => {
+        tail = (tail + d).slice(-4000);
+        if (tail.includes('Listening on')) resolve();
+      });
+      exited.catch((err: Error) => reject(new Error(`${err.message}\n${tail}`)));
+    });
+  }
+  return { started: { child, endpoint: { path: o.socket }, socket: o.socket, logFile: o.logFile, exited }, listening };
+}
+
+export interface ColdStart {
+  /** Spawn (or, activated, first connection attempt) to complete answer. */
+  ms: number;
+  /** From the same origin to the connection that got the answer (the service listened by then). */
+  connectMs: number;
+  status: number;
+  /** VmRSS right after the answer. */
+  rssKb?: number;
+  attempts: number;
+}
+
+/**
+ * One cold start: spawn the service (directly: connect-poll every ~1 ms from the spawn; activated:
+ * once the activator listens, time the first request), time its first answer to `path`, stop it.
+ * With `keep`, the service is left running and returned.
+ */
+export async function coldStart(ctx: BenchContext, o: SpawnOptions & { path: string; keep?: boolean; timeoutMs?: number }): Promise<ColdStart & { started?: Started }> {
+  const t0 = performance.now();
+  const { started, listening } = spawnService(ctx, o);
+  let keep = false;
+  try {
+    await Promise.race([listening, started.exited]);
+    const from = o.activated ? performance.now() : t0;
+    const a = await probeUntilAnswer(started.endpoint, o.path, { pollMs: 1, timeoutMs: o.timeoutMs ?? 60_000, abort: started.exited });
+    const result = { ms: a.answeredAt - from, connectMs: a.connectedAt - from, status: a.status, rssKb: procStatusKb(started.child.pid, 'VmRSS'), attempts: a.attempts };
+    keep = !!o.keep;
+    return keep ? { ...result, started } : result;
+  } finally {
+    if (!keep) await ctx.cleanup.stop(started.child);
+  }
+}
+
+export async function stopService(ctx: BenchContext, s: Started): Promise<void> {
+  await ctx.cleanup.stop(s.child);
+  rmSync(s.socket, { force: true });
+}
+
+/**
+ * The first start of a side on its empty root, which also checks that it works at all (and
+ * lets Podman fall back to another storage driver). Returns the time to the first /_ping.
+ */
+export async function prepareSide(ctx: BenchContext, side: Side): Promise<number> {
+  for (;;) {
+    const socket = join(side.dir, 'first.sock');
+    try {
+      const c = await coldStart(ctx, { argv: side.argv(socket), socket, logFile: join(side.dir, 'first.log'), path: '/_ping', keep: true, timeoutMs: 60_000 });
+      const s = c.started!;
+      try {
+        const info = await get(s.endpoint, '/v1.40/info', 60_000);
+        if (info.status !== 200) throw new Error(`GET /v1.40/info answered ${info.status}: ${info.body.toString().slice(0, 300)}`);
+        side.describe?.(JSON.parse(info.body.toString('utf8')) as Record<string, unknown>);
+      } finally {
+        await stopService(ctx, s);
+      }
+      return c.ms;
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (side.fallback?.(reason)) {
+        ctx.log(`${side.name}: first start failed (${reason.split('\n')[0]}); retrying with ${side.label}`);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
