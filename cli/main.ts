@@ -1,7 +1,5 @@
 // tspod's command line.
 import { loadContainersConf } from '../engine/config/containers-conf.js';
-import { createLocalEngine } from '../engine/local-engine.js';
-import { tspodVersion } from '../engine/system/host-info.js';
 import { DOCKER_API_VERSION, LIBPOD_API_VERSION } from '../server/api-version.js';
 import { describeEndpoint, ListenError, parseUri, socketActivation, type Endpoint } from '../server/listeners.js';
 import { createLogger } from '../server/logger.js';
@@ -17,21 +15,23 @@ async function serve(cmd: Extract<Command, { kind: 'service' }>): Promise<number
   if (activated && cmd.uri) logger.info(`socket activation: ignoring ${cmd.uri}`);
   const conf = loadContainersConf({ rootless: d.rootless });
   const idleSeconds = cmd.time ?? conf.engine.serviceTimeout ?? 5;
-  const engine = await createLocalEngine({
-    root: cmd.global.root ?? d.root,
-    runroot: cmd.global.runroot ?? d.runroot,
-    rootless: d.rootless,
-    conf,
-    remoteSocket: endpoint.kind === 'fd' ? undefined : describeEndpoint(endpoint),
-  });
   return runService({
     endpoint,
-    engine,
     logger,
     cors: cmd.cors,
     idleSeconds,
     serverName: `Libpod/${LIBPOD_API_VERSION} (linux)`,
-    onListening: () => void engine.warm(),
+    // Loaded after the socket listens: the engine's modules are not on the start path.
+    createEngine: async () => {
+      const { createLocalEngine } = await import('../engine/local-engine.js');
+      return createLocalEngine({
+        root: cmd.global.root ?? d.root,
+        runroot: cmd.global.runroot ?? d.runroot,
+        rootless: d.rootless,
+        conf,
+        remoteSocket: endpoint.kind === 'fd' ? undefined : describeEndpoint(endpoint),
+      });
+    },
   });
 }
 
@@ -41,9 +41,11 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
       process.stdout.write(cmd.text);
       return 0;
-    case 'version':
+    case 'version': {
+      const { tspodVersion } = await import('../engine/system/host-info.js');
       process.stdout.write(`tspod version ${tspodVersion}\nDocker API ${DOCKER_API_VERSION}, Libpod API ${LIBPOD_API_VERSION}\n`);
       return 0;
+    }
     case 'service':
       return serve(cmd);
   }

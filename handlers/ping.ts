@@ -1,15 +1,10 @@
-// GET/HEAD /_ping (compat and libpod): the headers clients negotiate from, and "OK".
+// GET/HEAD /_ping through the API pipeline (the service also answers pings before the
+// pipeline has loaded, with the same headers: server/ping.ts).
 import type { Context } from 'koa';
-import { BUILDAH_VERSION } from '../server/api-version.js';
+import { PING_HEADERS } from '../server/ping.js';
 
 export function answerPing(ctx: Context): void {
-  ctx.set('Cache-Control', 'no-cache');
-  ctx.set('Pragma', 'no-cache');
-  ctx.set('Docker-Experimental', 'true');
-  ctx.set('Builder-Version', '');
-  ctx.set('BuildKit-Version', '');
-  ctx.set('Libpod-Buildah-Version', BUILDAH_VERSION);
+  for (const [name, value] of PING_HEADERS) ctx.set(name, value);
   ctx.status = 200;
-  ctx.set('Content-Type', 'text/plain; charset=utf-8');
   ctx.body = 'OK';
 }

@@ -42,5 +42,6 @@ stamp=dist/.build-stamp
 if [[ ! -f $stamp ]] || [[ -n $(find cli server handlers engine scripts test generated tsconfig.json package.json -newer "$stamp" -type f -print -quit 2>/dev/null) ]]; then
   echo "setup: build" >&2
   npx tsc -p tsconfig.json >&2
+  node scripts/bundle.mjs >&2
   touch "$stamp"
 fi

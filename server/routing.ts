@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import openapiBackend from 'openapi-backend';
 import type { Context } from 'koa';
 import type { QuerySpec } from './query.js';
+import { compileMatcher } from './fast-router.js';
 import { generatedFile } from './paths.js';
 
 const { OpenAPIBackend } = openapiBackend;
@@ -59,8 +60,16 @@ export class SpecApi {
     }
     // Routing and dispatch only: requests are validated by the validators codegen precompiled
     // (server/validation.ts), so no schema is compiled at run time.
-    this.backend = new OpenAPIBackend({ definition: table.definition as never, quick: true, validate: false, handlers: handlers as never });
+    this.backend = new OpenAPIBackend({ definition: table.definition as never, quick: true, validate: false });
     void this.backend.init();
+    // Give its router the precompiled matcher (see fast-router.ts) and a fixed operation list,
+    // before registering handlers (each registration looks its operation up).
+    const router = this.backend.router;
+    const operations = router.getOperations();
+    const match = compileMatcher(operations);
+    router.getOperations = () => operations;
+    router.matchOperation = ((req: { method: string; path: string }, strict?: boolean) => match(req.method, req.path, Boolean(strict))) as typeof router.matchOperation;
+    this.backend.register(handlers as never);
     this.slashed = Object.values(table.operations)
       .filter((op) => SLASHED_NAME.test(op.path))
       .map((op) => ({

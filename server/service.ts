@@ -1,24 +1,26 @@
-// `tspod system service`: listen, serve, exit after --time idle seconds or on SIGTERM/SIGINT.
-import { createServer } from 'node:http';
+// `tspod system service`: listen first, load the API pipeline and the engine right after
+// (pings are answered meanwhile, other requests wait for it), serve, and exit after --time
+// idle seconds or on SIGTERM/SIGINT. Listening before loading keeps the cold start short,
+// which matters under socket activation where a client waits for the first answer.
+import { createServer, type RequestListener } from 'node:http';
 import { unlinkSync } from 'node:fs';
 import type { Engine } from '../engine/api.js';
 import { attachAccessLog } from './access-log.js';
-import { createApp } from './app.js';
+import { commonHeaders } from './headers.js';
 import { ConnectionTracker } from './idle.js';
 import { describeEndpoint, listen, prepareUnixPath, type Endpoint } from './listeners.js';
 import type { Logger } from './logger.js';
-import { preloadValidators } from './validation.js';
+import { isPing, writePing } from './ping.js';
 
 export interface ServiceOptions {
   endpoint: Endpoint;
-  engine: Engine;
   logger: Logger;
   cors: string;
   /** Seconds of inactivity before exiting; 0 = never. */
   idleSeconds: number;
   serverName: string;
-  /** Called once the socket accepts connections (the engine warms its caches here). */
-  onListening?: () => void;
+  /** Creates the engine; called once the socket accepts connections. */
+  createEngine: () => Promise<Engine>;
 }
 
 // How long SIGTERM waits for requests in flight before cutting them.
@@ -31,16 +33,29 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   if (endpoint.kind === 'tcp') {
     logger.warn(`listening on ${describeEndpoint(endpoint)}: the API grants full control of tspod and its containers to anyone who can connect. Prefer a unix socket reached through SSH forwarding (ssh -L /local.sock:/remote.sock host).`);
   }
-  const app = createApp({ engine: opts.engine, cors: opts.cors, serverName: opts.serverName, logger });
-  const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, app.callback());
+  const common = commonHeaders(opts.serverName, opts.cors);
+  let api: RequestListener | undefined;
+  let engine: Engine | undefined;
+  let apiReady!: Promise<RequestListener>;
+  const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => {
+    if (api) return api(req, res);
+    if (isPing(req.method, req.url)) return writePing(res, common);
+    apiReady.then(
+      (handler) => handler(req, res),
+      () => {
+        res.statusCode = 503;
+        res.end();
+      },
+    );
+  });
 
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
   let stopping = false;
-  const tracker = new ConnectionTracker(opts.idleSeconds * 1000, () => void stop('idle', 0));
+  const tracker = new ConnectionTracker(opts.idleSeconds * 1000, () => void stop('idle', 0, 0));
   if (logger.enabled('info')) attachAccessLog(server, logger);
 
-  async function stop(reason: string, graceMs: number): Promise<void> {
+  async function stop(reason: string, graceMs: number, code: number): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info(`stopping (${reason})`);
@@ -55,22 +70,34 @@ export async function runService(opts: ServiceOptions): Promise<number> {
         // already gone
       }
     }
-    await opts.engine.close();
-    finish(0);
+    await engine?.close();
+    finish(code);
   }
 
-  const onSignal = (signal: NodeJS.Signals) => void stop(signal, SHUTDOWN_GRACE_MS);
+  const onSignal = (signal: NodeJS.Signals) => void stop(signal, SHUTDOWN_GRACE_MS, 0);
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
 
   await listen(server, endpoint);
   tracker.attach(server);
   logger.info(`API service listening on ${describeEndpoint(endpoint)}`);
-  setImmediate(() => {
-    preloadValidators('docker');
-    preloadValidators('libpod');
-    opts.onListening?.();
+
+  apiReady = (async () => {
+    const [{ createApp }, { preloadValidators }, created] = await Promise.all([import('./app.js'), import('./validation.js'), opts.createEngine()]);
+    engine = created;
+    api = createApp({ engine, cors: opts.cors, serverName: opts.serverName, logger }).callback();
+    // Background work that must not delay the first answers: validators, then host facts
+    // (whose tool probes fork processes).
+    setTimeout(() => preloadValidators('docker'), 20).unref();
+    setTimeout(() => preloadValidators('libpod'), 40).unref();
+    setTimeout(() => void created.warm(), 100).unref();
+    return api;
+  })();
+  apiReady.catch((err: unknown) => {
+    logger.error(`cannot start the API: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    void stop('startup failure', 0, 125);
   });
+
   const code = await finished;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
