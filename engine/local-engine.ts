@@ -1,24 +1,25 @@
-// The local engine: tspod's own implementation of the engine interface, on this host.
+// The local engine: tspod's own implementation of the engine interface, on this host. Each
+// domain (images, containers, ...) is created from the shared EngineContext and contributes
+// its methods; this module only composes them.
 import { join } from 'node:path';
 import type { Engine, EngineEvent, EventQuery, HostInfo, VersionReport } from './api.js';
+import type { ContainersConf } from './config/containers-conf.js';
+import type { DomainCounts, EngineContext } from './context.js';
 import { EventLog, type EventInput } from './events/event-log.js';
 import { compileFilters } from './events/filters.js';
-import type { ContainersConf } from './config/containers-conf.js';
 import { HostFacts } from './system/host-info.js';
 
 export interface LocalEngineOptions {
-  /** Storage root (images, layers, volumes, container state). */
   root: string;
-  /** Run root (runtime state that does not survive a reboot: event log, sockets). */
   runroot: string;
   rootless: boolean;
-  /** containers.conf as loaded (files and settings). */
   conf: ContainersConf;
   remoteSocket?: string;
 }
 
 export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engine> {
   const events = new EventLog(join(opts.runroot, 'events', 'events.log'));
+  const ctx: EngineContext = { root: opts.root, runroot: opts.runroot, rootless: opts.rootless, conf: opts.conf, events };
   const host = new HostFacts({
     graphRoot: opts.root,
     runRoot: opts.runroot,
@@ -29,11 +30,30 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
     conf: opts.conf,
     remoteSocket: opts.remoteSocket,
   });
+  // Domains register here: each provides its engine methods, its /info counts and a close.
+  const domains: Array<{ counts?(): Promise<DomainCounts>; close?(): Promise<void> }> = [];
+  void ctx;
+
+  async function counts() {
+    const all: DomainCounts[] = await Promise.all(domains.map((d) => d.counts?.() ?? {}));
+    const containers = { total: 0, running: 0, paused: 0, stopped: 0 };
+    for (const c of all) {
+      if (!c.containers) continue;
+      containers.total += c.containers.total;
+      containers.running += c.containers.running;
+      containers.paused += c.containers.paused;
+      containers.stopped += c.containers.stopped;
+    }
+    return {
+      images: all.reduce((n, c) => n + (c.images ?? 0), 0),
+      containers,
+      volumes: all.reduce((n, c) => n + (c.volumes ?? 0), 0),
+    };
+  }
 
   return {
     async systemInfo(): Promise<HostInfo> {
-      // Object stores (images, containers, volumes) report their counts here as they arrive.
-      return host.info({ images: 0, containers: { total: 0, running: 0, paused: 0, stopped: 0 }, volumes: 0 });
+      return host.info(await counts());
     },
     systemVersion(): Promise<VersionReport> {
       return host.version();
@@ -46,6 +66,8 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
       await events.append(event);
     },
     warm: () => host.warm(),
-    async close() {},
+    async close() {
+      await Promise.all(domains.map((d) => d.close?.()));
+    },
   };
 }

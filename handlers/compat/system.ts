@@ -3,11 +3,12 @@ import type { operations } from '../../generated/docker.js';
 import { toDockerInfo, toDockerVersion } from '../convert/system.js';
 import { streamEvents } from '../events.js';
 import { answerPing } from '../ping.js';
-import type { HandlerTable } from '../types.js';
+import { notImplemented, type HandlerTable } from '../types.js';
 
-type Ops = Pick<operations, 'SystemPing' | 'SystemPingHead' | 'SystemVersion' | 'SystemInfo' | 'SystemEvents'>;
+type Ops = Pick<operations, 'SystemPing' | 'SystemPingHead' | 'SystemVersion' | 'SystemInfo' | 'SystemEvents' | 'SystemAuth' | 'SystemDataUsage'>;
 
 export const systemHandlers: HandlerTable<Ops> = {
+  ...notImplemented(['SystemAuth', 'SystemDataUsage'] as const),
   SystemPing: ({ ctx }) => answerPing(ctx),
   SystemPingHead: ({ ctx }) => answerPing(ctx),
   SystemVersion: async ({ engine }) => toDockerVersion(await engine.systemVersion()),

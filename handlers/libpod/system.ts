@@ -3,11 +3,12 @@ import type { operations } from '../../generated/libpod.js';
 import { toDockerVersion, toLibpodInfo } from '../convert/system.js';
 import { streamEvents } from '../events.js';
 import { answerPing } from '../ping.js';
-import type { HandlerTable } from '../types.js';
+import { notImplemented, type HandlerTable } from '../types.js';
 
-type Ops = Pick<operations, 'SystemPing' | 'SystemVersionLibpod' | 'SystemInfoLibpod' | 'SystemEventsLibpod'>;
+type Ops = Pick<operations, 'SystemPing' | 'SystemVersionLibpod' | 'SystemInfoLibpod' | 'SystemEventsLibpod' | 'SystemDataUsageLibpod' | 'SystemPruneLibpod'>;
 
 export const systemHandlers: HandlerTable<Ops> = {
+  ...notImplemented(['SystemDataUsageLibpod', 'SystemPruneLibpod'] as const),
   SystemPing: ({ ctx }) => answerPing(ctx),
   SystemVersionLibpod: async ({ engine }) => toDockerVersion(await engine.systemVersion()),
   SystemInfoLibpod: async ({ engine }) => {
