@@ -1,0 +1,44 @@
+// What other engine domains (containers, commit, volumes) need to know of an image. The image
+// store (engine/images/) resolves references to this; the containers domain builds a rootfs
+// from `layerChain` and defaults from `config`.
+
+/** The OCI image config's `config` block (Docker's ContainerConfig subset an image carries). */
+export interface ImageRuntimeConfig {
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, object>;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  OnBuild?: string[] | null;
+  Shell?: string[];
+}
+
+export interface ResolvedImage {
+  /** Image ID: the hex sha256 of its config blob (no "sha256:" prefix). */
+  id: string;
+  /** Full names (docker.io/library/busybox:latest, localhost/x:tag). */
+  names: string[];
+  /** Repo digests (name@sha256:...). */
+  digests: string[];
+  /** The name the caller asked for, normalised, when it was a name (for Config.Image). */
+  requestedName?: string;
+  config: ImageRuntimeConfig;
+  /** Chain IDs of the layers, bottom first; the last is the top layer (empty: no layers). */
+  layerChain: string[];
+  architecture: string;
+  os: string;
+  created: string;
+}
+
+/** How the containers domain reaches images (implemented by the image store). */
+export interface ImageResolver {
+  /** Resolves a name, full or short ID, or name@digest; throws EngineError('not-found', 'No such image: ...'). */
+  resolveImage(ref: string): Promise<ResolvedImage>;
+  /** Lower directories (top first) for an overlay rootfs of the image's layers. */
+  lowerDirs(image: ResolvedImage): string[];
+}
