@@ -1,5 +1,5 @@
-// GET/HEAD /_ping through the API pipeline (the service also answers pings before the
-// pipeline has loaded, with the same headers: server/ping.ts).
+// GET/HEAD /_ping through the API pipeline. The service answers pings before dispatch
+// (server/ping.ts, same headers), so this serves embedders of the Koa app (createApp).
 import type { Context } from 'koa';
 import { PING_HEADERS } from '../server/ping.js';
 

@@ -14,7 +14,8 @@ function clfDate(d: Date): string {
 }
 
 export function attachAccessLog(server: Server, logger: Logger): void {
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  // Before the request handler, so that the byte count sees everything it writes.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const started = new Date();
     let bytes = 0;
     const write = res.write;

@@ -38,8 +38,10 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   let engine: Engine | undefined;
   let apiReady!: Promise<RequestListener>;
   const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, (req, res) => {
-    if (api) return api(req, res);
+    // Pings carry no parameters and change nothing: answered here, before the pipeline (and
+    // before it has even loaded), with the same headers handlers/ping.ts sets.
     if (isPing(req.method, req.url)) return writePing(res, common);
+    if (api) return api(req, res);
     apiReady.then(
       (handler) => handler(req, res),
       () => {

@@ -12,12 +12,10 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dockerApiVersion, libpodApiVersion } from '../../generated/operation-ids.js';
 import { containersConfDefaults, normalizeCapability, type ContainersConf } from '../config/containers-conf.js';
 import type { HostInfo, ToolVersion, VersionReport } from './types.js';
 
 /** Oldest Docker API version tspod accepts. */
-const DOCKER_MIN_API_VERSION = '1.24';
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const VERSION_TIMEOUT_MS = 5000;
 
@@ -173,9 +171,6 @@ export class HostFacts {
     const s = await this.staticFacts();
     return {
       tspodVersion,
-      apiVersion: dockerApiVersion,
-      minApiVersion: DOCKER_MIN_API_VERSION,
-      libpodApiVersion,
       nodeVersion: process.versions.node,
       os: 'linux',
       arch: s.arch,

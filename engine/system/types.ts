@@ -76,11 +76,6 @@ export interface HostInfo {
 export interface VersionReport {
   /** tspod's own version (package.json). */
   tspodVersion: string;
-  /** Docker API version served (1.40) and the oldest accepted (1.24). */
-  apiVersion: string;
-  minApiVersion: string;
-  /** Libpod API version served (5.1.0). */
-  libpodApiVersion: string;
   nodeVersion: string;
   os: 'linux';
   arch: string;

@@ -12,9 +12,6 @@ export const systemHandlers: HandlerTable<Ops> = {
   SystemPing: ({ ctx }) => answerPing(ctx),
   SystemPingHead: ({ ctx }) => answerPing(ctx),
   SystemVersion: async ({ engine }) => toDockerVersion(await engine.systemVersion()),
-  SystemInfo: async ({ engine }) => {
-    const [info, version] = await Promise.all([engine.systemInfo(), engine.systemVersion()]);
-    return toDockerInfo(info, version.libpodApiVersion);
-  },
+  SystemInfo: async ({ engine }) => toDockerInfo(await engine.systemInfo()),
   SystemEvents: (req) => streamEvents(req, req.query),
 };

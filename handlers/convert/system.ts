@@ -1,9 +1,10 @@
 // Host facts -> the /info and /version answers of the Docker and Libpod APIs.
 import type { HostInfo, VersionReport } from '../../engine/api.js';
+import { DOCKER_API_VERSION, DOCKER_MIN_API_VERSION, LIBPOD_API_VERSION } from '../../server/api-version.js';
 
 const firstVersion = (text: string) => /\d+\.\d+(\.\d+)?[^\s,]*/.exec(text)?.[0] ?? text;
 
-export function toDockerInfo(h: HostInfo, serverVersion: string) {
+export function toDockerInfo(h: HostInfo) {
   return {
     ID: h.hostname,
     Containers: h.store.containers.total,
@@ -56,7 +57,7 @@ export function toDockerInfo(h: HostInfo, serverVersion: string) {
     Name: h.hostname,
     Labels: [],
     ExperimentalBuild: true,
-    ServerVersion: serverVersion,
+    ServerVersion: LIBPOD_API_VERSION,
     Runtimes: { runc: { path: h.ociRuntime.path } },
     DefaultRuntime: 'runc',
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
@@ -144,8 +145,8 @@ export function toLibpodInfo(h: HostInfo, v: VersionReport) {
 
 function libpodVersionBlock(v: VersionReport) {
   return {
-    APIVersion: v.libpodApiVersion,
-    Version: v.libpodApiVersion,
+    APIVersion: LIBPOD_API_VERSION,
+    Version: LIBPOD_API_VERSION,
     GoVersion: `node ${v.nodeVersion}`,
     GitCommit: v.gitCommit,
     BuiltTime: v.buildTime ? new Date(v.buildTime).toUTCString() : '',
@@ -165,27 +166,27 @@ function formatUptime(seconds: number): string {
 /** The compat /version answer; Libpod's /libpod/version answers the same shape (as Podman). */
 export function toDockerVersion(v: VersionReport) {
   const details = {
-    APIVersion: v.apiVersion,
+    APIVersion: DOCKER_API_VERSION,
     Arch: v.arch,
     BuildTime: v.buildTime,
     Experimental: 'true',
     GitCommit: v.gitCommit,
     GoVersion: `node ${v.nodeVersion}`,
     KernelVersion: v.kernelVersion,
-    MinAPIVersion: v.minApiVersion,
+    MinAPIVersion: DOCKER_MIN_API_VERSION,
     Os: v.os,
   };
   return {
     Platform: { Name: `linux/${v.arch}/tspod` },
     Components: [
-      { Name: 'Podman Engine', Version: v.libpodApiVersion, Details: details },
+      { Name: 'Podman Engine', Version: LIBPOD_API_VERSION, Details: details },
       { Name: 'tspod', Version: v.tspodVersion, Details: { Node: v.nodeVersion } },
       { Name: 'Conmon', Version: v.conmon.version, Details: { Package: v.conmon.package } },
       { Name: 'OCI Runtime (runc)', Version: v.ociRuntime.version, Details: { Package: v.ociRuntime.package } },
     ],
-    Version: v.libpodApiVersion,
-    ApiVersion: v.apiVersion,
-    MinAPIVersion: v.minApiVersion,
+    Version: LIBPOD_API_VERSION,
+    ApiVersion: DOCKER_API_VERSION,
+    MinAPIVersion: DOCKER_MIN_API_VERSION,
     GitCommit: v.gitCommit,
     GoVersion: `node ${v.nodeVersion}`,
     Os: v.os,
