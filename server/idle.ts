@@ -5,6 +5,15 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+// Answers that last as long as the client wants (events, logs --follow, stats streams): at
+// shutdown they are cut at once instead of waited for.
+const longLived = new WeakSet<Socket>();
+
+/** Marks the connection of a streaming answer as long-lived (see ConnectionTracker.drain). */
+export function markLongLived(socket: Socket | null): void {
+  if (socket) longLived.add(socket);
+}
+
 export class ConnectionTracker {
   private active = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -81,8 +90,9 @@ export class ConnectionTracker {
     for (const socket of this.sockets) if (!this.busy.has(socket)) socket.destroy();
   }
 
-  /** Resolves when nothing is in flight, or after graceMs (then the rest is cut). */
+  /** Resolves when nothing is in flight, or after graceMs (then the rest is cut). Streams are cut at once. */
   async drain(graceMs: number): Promise<void> {
+    for (const socket of this.sockets) if (longLived.has(socket)) socket.destroy();
     if (this.active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

@@ -2,6 +2,7 @@
 // stats). Koa steps aside (ctx.respond = false); the headers go out at once so clients
 // waiting for the answer's start (docker events) are not held back.
 import type { Context } from 'koa';
+import { markLongLived } from './idle.js';
 import { stringifyJson } from './respond.js';
 
 export async function streamJsonLines(ctx: Context, records: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
@@ -10,6 +11,7 @@ export async function streamJsonLines(ctx: Context, records: AsyncIterable<unkno
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json');
   res.flushHeaders();
+  markLongLived(res.socket);
   try {
     for await (const record of records) {
       if (signal.aborted) break;

@@ -293,6 +293,30 @@ describe('API service: idle exit and signals', function () {
     }
   });
 
+  it('on SIGTERM, cuts open event streams and exits 0 at once', async () => {
+    const svc = await TestService.start();
+    try {
+      const { request: httpRequest } = await import('node:http');
+      const req = httpRequest({ socketPath: svc.socketPath, path: '/v1.40/events' });
+      const ended = new Promise<void>((resolve) => {
+        req.on('response', (res) => {
+          res.on('end', resolve).on('error', resolve).on('close', resolve);
+          res.resume();
+        });
+        req.on('error', () => resolve());
+      });
+      req.end();
+      await new Promise((r) => setTimeout(r, 300));
+      const signalled = Date.now();
+      svc.proc.kill('SIGTERM');
+      expect(await svc.exited).to.equal(0);
+      await ended;
+      expect(Date.now() - signalled).to.be.below(3000);
+    } finally {
+      await svc.cleanup();
+    }
+  });
+
   it('exits 0 on SIGTERM and SIGINT', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const svc = await TestService.start();
