@@ -14,6 +14,8 @@ export interface BenchOptions {
   suites?: string[];
   /** Load-client threads at concurrency > 1. */
   clientWorkers: number;
+  /** Extra node flags for every tspod process (experiments: --max-semi-space-size=…). */
+  tspodNodeFlags: string[];
 }
 
 /** How much to measure: the full plan, or a smoke run with --quick. */

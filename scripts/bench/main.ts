@@ -3,7 +3,7 @@
 // whatever the verdicts: a benchmark informs, it does not gate).
 //
 //   node dist/scripts/bench/main.js [--quick] [--only tspod|podman] [--json FILE]
-//                                   [--suite NAME,...] [--client-workers N] [--list]
+//                                   [--suite NAME,...] [--client-workers N] [--node-flags FLAGS] [--list]
 //
 // Suites are modules under suites/ registered in SUITES below; a new one (image pull/load/save,
 // container lifecycle, logs, networks, compose) implements `Suite` from context.ts, starts what
@@ -16,7 +16,7 @@ import { Cleanup } from './cleanup.js';
 import { FULL_PLAN, QUICK_PLAN, type BenchContext, type BenchOptions, type Row, type SideName, type Suite } from './context.js';
 import { podmanSide } from './podman.js';
 import { renderReport, verdicts, writeJson, type Report } from './report.js';
-import { prepareSide, tspodSide, type Side } from './services.js';
+import { prepareSide, tspodBuild, tspodSide, type Side } from './services.js';
 import { ceilingSuite } from './suites/ceiling.js';
 import { coldStartSuite } from './suites/cold-start.js';
 import { httpLoadSuite } from './suites/http-load.js';
@@ -32,13 +32,14 @@ const USAGE = `usage: node dist/scripts/bench/main.js [options]
   --json FILE           also write every figure (samples included) as JSON
   --suite NAME[,NAME]   run only these suites (see --list)
   --client-workers N    load-client threads at concurrency > 1 (default 2)
+  --node-flags FLAGS    extra node flags for tspod (experiments), e.g. --node-flags=--max-semi-space-size=4
   --list                list the suites
 `;
 
 class UsageError extends Error {}
 
 function parseOptions(argv: string[]): BenchOptions & { list?: boolean; help?: boolean } {
-  const o: BenchOptions & { list?: boolean; help?: boolean } = { quick: false, clientWorkers: 2 };
+  const o: BenchOptions & { list?: boolean; help?: boolean } = { quick: false, clientWorkers: 2, tspodNodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -71,6 +72,9 @@ function parseOptions(argv: string[]): BenchOptions & { list?: boolean; help?: b
         o.clientWorkers = n;
         break;
       }
+      case '--node-flags':
+        o.tspodNodeFlags.push(...value().split(/\s+/).filter(Boolean));
+        break;
       case '--list':
         o.list = true;
         break;
@@ -154,6 +158,8 @@ async function main(): Promise<number> {
     if ('unavailable' in p) notes.push(`Podman not measured: ${p.unavailable}. Ratio targets are n/a.`);
     else candidates.push(p);
   }
+  const buildAtStart = tspodBuild(repoRoot);
+  if (candidates.some((s) => s.name === 'tspod') && buildAtStart.warning) notes.push(buildAtStart.warning);
   const firstStart: Partial<Record<SideName, number>> = {};
   for (const side of candidates) {
     try {
@@ -185,6 +191,9 @@ async function main(): Promise<number> {
     }
   }
   await cleanup.close();
+  if (sides.some((s) => s.name === 'tspod') && tspodBuild(repoRoot).stamp !== buildAtStart.stamp) {
+    notes.unshift(`tspod's build changed during the run (dist/ was rebuilt): the figures mix builds — run again.`);
+  }
 
   const order = ['Cold start (median)', 'API latency & throughput', 'Memory'];
   const sectionRank = (s: string) => (order.includes(s) ? order.indexOf(s) : order.length);

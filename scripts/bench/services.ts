@@ -1,7 +1,7 @@
 // The services under test (a Side: tspod, Podman) and how to start, probe and stop them:
 // directly on a unix socket, or behind systemd-socket-activate.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { BenchContext, SideName } from './context.js';
 import { get, probeUntilAnswer, type Endpoint } from './http1.js';
@@ -22,18 +22,61 @@ export interface Side {
   describe?(info: Record<string, unknown>): void;
 }
 
-export function tspodSide(ctx: { repoRoot: string; tempDir(name: string): string }): Side {
+export interface TspodBuild {
+  /** What bin/tspod.js loads: the esbuild bundle when present, else the compiled modules. */
+  entry: 'dist/bundle/tspod.js' | 'dist/cli/main.js';
+  /** Newest modification time of the built files, to notice a rebuild during the run. */
+  stamp: number;
+  /** Why the build may not be what the sources say. */
+  warning?: string;
+}
+
+function newest(dir: string, ext: string): number {
+  let latest = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = join(dir, e);
+    const st = statSync(p);
+    latest = Math.max(latest, st.isDirectory() ? newest(p, ext) : p.endsWith(ext) ? st.mtimeMs : 0);
+  }
+  return latest;
+}
+
+const SOURCE_DIRS = ['cli', 'server', 'engine', 'handlers'];
+
+export function tspodBuild(repoRoot: string): TspodBuild {
+  const dist = join(repoRoot, 'dist');
+  const bundled = existsSync(join(dist, 'bundle', 'tspod.js'));
+  // What runs: the bundle, or the compiled modules (tsc rewrites those even when unchanged, so
+  // a bundle is judged against the sources instead).
+  const built = bundled ? newest(join(dist, 'bundle'), '.js') : Math.max(...SOURCE_DIRS.map((d) => newest(join(dist, d), '.js')));
+  const sources = Math.max(...SOURCE_DIRS.map((d) => newest(join(repoRoot, d), '.ts')));
+  const build: TspodBuild = { entry: bundled ? 'dist/bundle/tspod.js' : 'dist/cli/main.js', stamp: built };
+  if (sources > built + 1000) {
+    build.warning = `tspod's sources are newer than ${bundled ? 'dist/bundle/' : 'dist/'} (by ${((sources - built) / 1000).toFixed(0)} s): the run may measure a stale build; npm run bench rebuilds (scripts/setup.sh)`;
+  }
+  return build;
+}
+
+export function tspodSide(ctx: { repoRoot: string; tempDir(name: string): string; options: { tspodNodeFlags: string[] } }): Side {
   const dir = ctx.tempDir('tspod');
   const pkg = JSON.parse(readFileSync(join(ctx.repoRoot, 'package.json'), 'utf8')) as { version: string };
   const commit = spawnSync('git', ['-C', ctx.repoRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
   const dirty = spawnSync('git', ['-C', ctx.repoRoot, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout?.trim() ? '+changes' : '';
+  const build = tspodBuild(ctx.repoRoot);
   return {
     name: 'tspod',
-    label: `tspod ${pkg.version} (${commit}${dirty}, node ${process.versions.node})`,
+    label: `tspod ${pkg.version} (${commit}${dirty}, node ${process.versions.node}${ctx.options.tspodNodeFlags.length ? ` ${ctx.options.tspodNodeFlags.join(' ')}` : ''}, ${build.entry === 'dist/bundle/tspod.js' ? 'bundled' : 'unbundled'})`,
     dir,
-    facts: { version: pkg.version, commit, dirty: !!dirty, node: process.versions.node },
+    facts: { version: pkg.version, commit, dirty: !!dirty, node: process.versions.node, entry: build.entry, nodeFlags: ctx.options.tspodNodeFlags },
     argv: (socket, nodeFlags = []) => [
       process.execPath,
+      ...ctx.options.tspodNodeFlags,
       ...nodeFlags,
       join(ctx.repoRoot, 'bin', 'tspod.js'),
       '--root',

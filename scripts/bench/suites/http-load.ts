@@ -44,6 +44,7 @@ export const httpLoadSuite: Suite = {
       ctx.row({ section: 'Memory', metric: 'idle RSS (start, 1 ping, 1 s settle)', unit: 'MB', values: mapDefined(idle, mb), target: TARGETS.idleRss, detail: { rssKb: idle } });
 
       const warmed = new Set<string>();
+      const memory: Partial<Record<SideName, { after: string; rssKb?: number; hwmKb?: number }[]>> = {};
       for (const cfg of CONFIGS) {
         const workers = cfg.concurrency > 1 ? ctx.options.clientWorkers : 1;
         const perSide = new Map<SideName, { rounds: { throughput: number; completed: number; elapsedMs: number; errors: number; timeouts: number; statuses: Record<string, number> }[]; lat: Float64Array[] }>();
@@ -79,6 +80,11 @@ export const httpLoadSuite: Suite = {
           const non2xx = acc.rounds.reduce((a, r) => a + Object.entries(r.statuses).filter(([s]) => !s.startsWith('2')).reduce((b, [, n]) => b + n, 0), 0);
           if (bad || non2xx) ctx.note(`${name} ${cfg.path} c${cfg.concurrency}: ${bad} connection errors/timeouts, ${non2xx} non-2xx answers.`);
         }
+        // Memory after each configuration: which load drives the peak.
+        for (const side of ctx.sides) {
+          const pid = running.get(side.name)!.child.pid;
+          (memory[side.name] ??= []).push({ after: `${cfg.path} c${cfg.concurrency}`, rssKb: procStatusKb(pid, 'VmRSS'), hwmKb: procStatusKb(pid, 'VmHWM') });
+        }
         const section = 'API latency & throughput';
         const what = `${cfg.path} c${cfg.concurrency}`;
         ctx.row({ section, metric: `${what} p50`, unit: 'ms', values: p50, target: cfg.targets?.p50, detail });
@@ -88,12 +94,20 @@ export const httpLoadSuite: Suite = {
 
       const peak: Partial<Record<SideName, number>> = {};
       for (const side of ctx.sides) peak[side.name] = procStatusKb(running.get(side.name)!.child.pid, 'VmHWM');
-      ctx.row({ section: 'Memory', metric: 'peak RSS (VmHWM after the load)', unit: 'MB', values: mapDefined(peak, mb), target: TARGETS.peakRss, detail: { vmHwmKb: peak } });
+      ctx.row({ section: 'Memory', metric: 'peak RSS (VmHWM after the load)', unit: 'MB', values: mapDefined(peak, mb), target: TARGETS.peakRss, detail: { vmHwmKb: peak, afterEachLoad: memory } });
+      for (const side of ctx.sides) {
+        const steps = memory[side.name] ?? [];
+        ctx.note(`${side.name} memory (RSS / VmHWM in MB) from idle ${fmtMb(idle[side.name])} through the load: ${steps.map((m) => `${m.after} ${fmtMb(m.rssKb)}/${fmtMb(m.hwmKb)}`).join(', ')}`);
+      }
     } finally {
       for (const s of running.values()) await stopService(ctx, s);
     }
   },
 };
+
+function fmtMb(kb: number | undefined): string {
+  return kb === undefined ? '?' : (kb / 1024).toFixed(0);
+}
 
 function mapDefined(o: Partial<Record<SideName, number | undefined>>, f: (v: number) => number): Partial<Record<SideName, number>> {
   const out: Partial<Record<SideName, number>> = {};

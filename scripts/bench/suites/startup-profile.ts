@@ -5,7 +5,7 @@
 //  - a CPU profile (node --cpu-prof) of real cold starts, cut at the first answer, by package
 //    and file (self and inclusive time) and the hottest functions.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchContext, Suite } from '../context.js';
@@ -48,7 +48,18 @@ export const startupProfileSuite: Suite = {
     // Import costs, each in a fresh process.
     const dist = join(ctx.repoRoot, 'dist');
     const packages = bareImports(dist);
-    const mainImports = relativeImports(join(dist, 'cli', 'main.js'));
+    // With the bundle, the compiled modules are not what runs: only packages are timed, and the
+    // bundle's files are listed instead (the CPU profiles below show the bundle at work).
+    const bundled = existsSync(join(dist, 'bundle', 'tspod.js'));
+    const mainImports = bundled ? [] : relativeImports(join(dist, 'cli', 'main.js'));
+    if (bundled) {
+      const entry = readFileSync(join(dist, 'bundle', 'tspod.js'), 'utf8');
+      const files = readdirSync(join(dist, 'bundle'))
+        .filter((f) => f.endsWith('.js'))
+        .map((f) => ({ f, kb: statSync(join(dist, 'bundle', f)).size / 1024, lazy: entry.includes(`import("./${f}")`) }))
+        .sort((a, b) => b.kb - a.kb);
+      ctx.note(`tspod runs the esbuild bundle dist/bundle/ (${files.reduce((a, x) => a + x.kb, 0).toFixed(0)} kB): ${files.map((x) => `${x.f} ${x.kb.toFixed(0)} kB${x.lazy ? ' (lazy)' : ''}`).join(', ')}`);
+    }
     const imports: { what: string; ms: number; bootMs: number; rssMb: number }[] = [];
     const baseRss: number[] = [];
     for (let i = 0; i < 2; i++) baseRss.push(Number(await run(process.execPath, ['--input-type=module', '-e', 'process.stdout.write(String(process.memoryUsage().rss))'], ctx.repoRoot)));
@@ -74,7 +85,7 @@ export const startupProfileSuite: Suite = {
     imports.sort((a, b) => b.ms - a.ms);
     ctx.data('imports', imports.map((x) => ({ ...x, ms: round(x.ms, 2), bootMs: round(x.bootMs, 2), rssMb: round(x.rssMb, 2) })));
     ctx.note(
-      `tspod startup — isolated import cost (fresh process each, median; shared dependencies count in each; RSS over an empty ${(base / 1048576).toFixed(1)} MB process):\n` +
+      `tspod startup — isolated import cost of ${bundled ? 'the npm packages it bundles (unbundled here, ' : 'its packages and modules ('}fresh process each, median; shared dependencies count in each; RSS over an empty ${(base / 1048576).toFixed(1)} MB process):\n` +
         imports.map((x) => `${x.ms.toFixed(1).padStart(7)} ms ${x.rssMb.toFixed(1).padStart(6)} MB  ${x.what}`).join('\n'),
     );
 
