@@ -14,6 +14,8 @@ export interface BenchOptions {
   suites?: string[];
   /** Load-client threads at concurrency > 1. */
   clientWorkers: number;
+  /** Give the services the bench's environment instead of a minimal systemd-like one. */
+  inheritEnv: boolean;
   /** Extra node flags for every tspod process (experiments: --max-semi-space-size=…). */
   tspodNodeFlags: string[];
 }

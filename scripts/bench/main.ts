@@ -3,7 +3,8 @@
 // whatever the verdicts: a benchmark informs, it does not gate).
 //
 //   node dist/scripts/bench/main.js [--quick] [--only tspod|podman] [--json FILE]
-//                                   [--suite NAME,...] [--client-workers N] [--node-flags FLAGS] [--list]
+//                                   [--suite NAME,...] [--client-workers N] [--node-flags FLAGS]
+//                                   [--inherit-env] [--list]
 //
 // Suites are modules under suites/ registered in SUITES below; a new one (image pull/load/save,
 // container lifecycle, logs, networks, compose) implements `Suite` from context.ts, starts what
@@ -33,13 +34,15 @@ const USAGE = `usage: node dist/scripts/bench/main.js [options]
   --suite NAME[,NAME]   run only these suites (see --list)
   --client-workers N    load-client threads at concurrency > 1 (default 2)
   --node-flags FLAGS    extra node flags for tspod (experiments), e.g. --node-flags=--max-semi-space-size=4
+  --inherit-env         run the services with this environment (default: PATH, LANG, HOME only,
+                        as a systemd unit; NODE_EXTRA_CA_CERTS alone adds ~25 ms to a Node start)
   --list                list the suites
 `;
 
 class UsageError extends Error {}
 
 function parseOptions(argv: string[]): BenchOptions & { list?: boolean; help?: boolean } {
-  const o: BenchOptions & { list?: boolean; help?: boolean } = { quick: false, clientWorkers: 2, tspodNodeFlags: [] };
+  const o: BenchOptions & { list?: boolean; help?: boolean } = { quick: false, clientWorkers: 2, tspodNodeFlags: [], inheritEnv: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -74,6 +77,9 @@ function parseOptions(argv: string[]): BenchOptions & { list?: boolean; help?: b
       }
       case '--node-flags':
         o.tspodNodeFlags.push(...value().split(/\s+/).filter(Boolean));
+        break;
+      case '--inherit-env':
+        o.inheritEnv = true;
         break;
       case '--list':
         o.list = true;
@@ -203,6 +209,7 @@ async function main(): Promise<number> {
     title: `tspod benchmark${options.quick ? ' (--quick)' : ''} — ${new Date().toISOString().slice(0, 19)}Z, ${cpuList.length} CPU (${cpuList[0]?.model.trim() ?? '?'}), Linux ${release()}, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
     header: [
       ...sides.map((s) => `${s.name === 'tspod' ? 'tspod: ' : 'Podman:'} ${s.label}`),
+      `environment of the services: ${options.inheritEnv ? "the bench's own (--inherit-env)" : 'PATH, LANG, HOME only (as a systemd unit; --inherit-env to keep the shell\'s)'}`,
       `plan: ${plan.coldStarts} cold starts per side and kind; load ${plan.loadRounds} × ${plan.loadMs} ms rounds per side (after ${plan.warmupMs} ms warm-up), sides alternating; ${options.clientWorkers} client threads at c16`,
     ],
     sides: sides.map((s) => s.name),

@@ -105,7 +105,16 @@ export function which(cmd: string): string | undefined {
   return undefined;
 }
 
-function serviceEnv(): NodeJS.ProcessEnv {
+/** The PATH systemd gives system services. */
+export const SYSTEMD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment of the services: by default a minimal one, as a systemd unit gets (PATH, LANG,
+ * HOME), so the shell's settings do not skew the figures — NODE_EXTRA_CA_CERTS, for one, makes
+ * every Node process parse a CA bundle at boot. With --inherit-env: the bench's own environment.
+ */
+export function serviceEnv(options: { inheritEnv: boolean }): NodeJS.ProcessEnv {
+  if (!options.inheritEnv) return { PATH: SYSTEMD_PATH, LANG: process.env.LANG ?? 'C.UTF-8', HOME: process.env.HOME ?? '/root' };
   const env = { ...process.env };
   delete env.LISTEN_PID;
   delete env.LISTEN_FDS;
@@ -155,11 +164,15 @@ function spawnService(ctx: BenchContext, o: SpawnOptions): { started: Started; l
   rmSync(o.socket, { force: true });
   mkdirSync(join(o.logFile, '..'), { recursive: true });
   const logFd = openSync(o.logFile, 'a');
-  const argv = o.activated ? [which('systemd-socket-activate') ?? 'systemd-socket-activate', '-l', o.socket, ...o.argv] : o.argv;
+  // systemd-socket-activate hands the service only LISTEN_* and what --setenv names.
+  const env = serviceEnv(ctx.options);
+  const argv = o.activated
+    ? [which('systemd-socket-activate') ?? 'systemd-socket-activate', '-l', o.socket, ...Object.entries(env).map(([k, v]) => `--setenv=${k}=${v}`), ...o.argv]
+    : o.argv;
   const stdio: StdioOptions = ['ignore', logFd, o.activated ? 'pipe' : logFd];
   let child: ChildProcess;
   try {
-    child = ctx.cleanup.track(spawn(argv[0]!, argv.slice(1), { stdio, env: serviceEnv() }));
+    child = ctx.cleanup.track(spawn(argv[0]!, argv.slice(1), { stdio, env }));
   } finally {
     closeSync(logFd);
   }

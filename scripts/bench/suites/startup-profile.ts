@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchContext, Suite } from '../context.js';
 import { formatProfile, profilerClockUs, readProfile, summarizeProfile } from '../cpuprofile.js';
-import { coldStart, stopService } from '../services.js';
+import { coldStart, serviceEnv, stopService } from '../services.js';
 import { median, round } from '../stats.js';
 import { BARE_SERVER } from './ceiling.js';
 
@@ -22,18 +22,21 @@ export const startupProfileSuite: Suite = {
     const tspod = ctx.sides.find((s) => s.name === 'tspod')!;
     const dir = ctx.tempDir('profile');
     const n = ctx.plan.probes;
+    const env = serviceEnv(ctx.options);
 
     // The floor any Node service starts from.
     const bare: number[] = [];
     const bareRss: number[] = [];
     const nodeE: number[] = [];
     const boot: number[] = [];
+    const bootShellEnv: number[] = [];
+    const BOOT = 'process.stdout.write(String(performance.now()))';
     for (let i = 0; i < n; i++) {
       const t = performance.now();
-      await run(process.execPath, ['-e', '0'], ctx.repoRoot);
+      await run(process.execPath, ['-e', '0'], ctx.repoRoot, env);
       nodeE.push(performance.now() - t);
-      const out = await run(process.execPath, ['-e', 'process.stdout.write(String(performance.now()))'], ctx.repoRoot);
-      boot.push(Number(out));
+      boot.push(Number(await run(process.execPath, ['-e', BOOT], ctx.repoRoot, env)));
+      if (process.env.NODE_EXTRA_CA_CERTS) bootShellEnv.push(Number(await run(process.execPath, ['-e', BOOT], ctx.repoRoot, process.env)));
       const socket = join(dir, 'bare.sock');
       const c = await coldStart(ctx, { argv: [process.execPath, BARE_SERVER, 'http', socket], socket, logFile: join(dir, 'bare.log'), path: '/_ping' });
       bare.push(c.ms);
@@ -43,6 +46,11 @@ export const startupProfileSuite: Suite = {
       'Node floor (median)',
       `node -e 0: ${median(nodeE).toFixed(1)} ms wall; Node boot to first user code: ${median(boot).toFixed(1)} ms; bare node:http: spawn → first answer ${median(bare).toFixed(1)} ms, RSS then ${(median(bareRss) / 1024).toFixed(1)} MB`,
     );
+    if (bootShellEnv.length) {
+      ctx.note(
+        `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS} is set in this shell: with this environment Node boots to user code in ${median(bootShellEnv).toFixed(1)} ms instead of ${median(boot).toFixed(1)} ms (the CA bundle is parsed at every start). ${ctx.options.inheritEnv ? 'The services inherited it (--inherit-env).' : 'The services ran without it.'}`,
+      );
+    }
     ctx.data('nodeFloor', { nodeEMs: nodeE.map((x) => round(x, 2)), bootMs: boot.map((x) => round(x, 2)), bareHttpMs: bare.map((x) => round(x, 2)), bareHttpRssKb: bareRss });
 
     // Import costs, each in a fresh process.
@@ -62,7 +70,7 @@ export const startupProfileSuite: Suite = {
     }
     const imports: { what: string; ms: number; bootMs: number; rssMb: number }[] = [];
     const baseRss: number[] = [];
-    for (let i = 0; i < 2; i++) baseRss.push(Number(await run(process.execPath, ['--input-type=module', '-e', 'process.stdout.write(String(process.memoryUsage().rss))'], ctx.repoRoot)));
+    for (let i = 0; i < 2; i++) baseRss.push(Number(await run(process.execPath, ['--input-type=module', '-e', 'process.stdout.write(String(process.memoryUsage().rss))'], ctx.repoRoot, env)));
     const base = median(baseRss);
     for (const [what, spec] of [...packages.map((p) => [p, p] as const), ...mainImports.map((f) => [relative(ctx.repoRoot, f), pathToFileURL(f).href] as const)]) {
       const times: number[] = [];
@@ -71,7 +79,7 @@ export const startupProfileSuite: Suite = {
       for (let i = 0; i < Math.max(2, Math.min(n, 3)); i++) {
         const code = `const t0 = performance.now(); await import(${JSON.stringify(spec)}); process.stdout.write(JSON.stringify([performance.now() - t0, t0, process.memoryUsage().rss])); process.exit(0);`;
         try {
-          const [ms, b, r] = JSON.parse(await run(process.execPath, ['--input-type=module', '-e', code], ctx.repoRoot)) as [number, number, number];
+          const [ms, b, r] = JSON.parse(await run(process.execPath, ['--input-type=module', '-e', code], ctx.repoRoot, env)) as [number, number, number];
           times.push(ms);
           boots.push(b);
           rss.push(r);
@@ -125,9 +133,9 @@ export const startupProfileSuite: Suite = {
   },
 };
 
-function run(cmd: string, args: string[], cwd: string): Promise<string> {
+function run(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d));
