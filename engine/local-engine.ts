@@ -7,6 +7,7 @@ import type { ContainersConf } from './config/containers-conf.js';
 import type { DomainCounts, EngineContext } from './context.js';
 import { EventLog, type EventInput } from './events/event-log.js';
 import { compileFilters } from './events/filters.js';
+import { openImageDomain } from './images/domain.js';
 import { HostFacts } from './system/host-info.js';
 
 export interface LocalEngineOptions {
@@ -33,6 +34,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   // Domains register here: each provides its engine methods, its /info counts and a close.
   const domains: Array<{ counts?(): Promise<DomainCounts>; close?(): Promise<void> }> = [];
   void ctx;
+  const images = await openImageDomain(ctx); domains.push(images);
 
   async function counts() {
     const all: DomainCounts[] = await Promise.all(domains.map((d) => d.counts?.() ?? {}));
@@ -52,6 +54,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   }
 
   return {
+    ...images.engine,
     async systemInfo(): Promise<HostInfo> {
       return host.info(await counts());
     },
