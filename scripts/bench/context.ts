@@ -16,6 +16,8 @@ export interface BenchOptions {
   clientWorkers: number;
   /** Give the services the bench's environment instead of a minimal systemd-like one. */
   inheritEnv: boolean;
+  /** Run tspod from a copy of its build taken at the start (immune to rebuilds during the run). */
+  snapshot: boolean;
   /** Extra node flags for every tspod process (experiments: --max-semi-space-size=…). */
   tspodNodeFlags: string[];
 }
@@ -50,6 +52,8 @@ export interface BenchContext {
   readonly options: BenchOptions;
   readonly plan: Plan;
   readonly repoRoot: string;
+  /** Where tspod runs from: the checkout, or a copy of its build with --snapshot. */
+  readonly tspodRoot: string;
   /** The sides being compared, tspod first; Podman is absent when not installed or --only tspod. */
   readonly sides: readonly Side[];
   readonly cleanup: Cleanup;

@@ -4,7 +4,7 @@
 //
 //   node dist/scripts/bench/main.js [--quick] [--only tspod|podman] [--json FILE]
 //                                   [--suite NAME,...] [--client-workers N] [--node-flags FLAGS]
-//                                   [--inherit-env] [--list]
+//                                   [--inherit-env] [--snapshot] [--list]
 //
 // Suites are modules under suites/ registered in SUITES below; a new one (image pull/load/save,
 // container lifecycle, logs, networks, compose) implements `Suite` from context.ts, starts what
@@ -17,7 +17,7 @@ import { Cleanup } from './cleanup.js';
 import { FULL_PLAN, QUICK_PLAN, type BenchContext, type BenchOptions, type Row, type SideName, type Suite } from './context.js';
 import { podmanSide } from './podman.js';
 import { renderReport, verdicts, writeJson, type Report } from './report.js';
-import { prepareSide, tspodBuild, tspodSide, type Side } from './services.js';
+import { prepareSide, snapshotTspod, tspodBuild, tspodSide, type Side } from './services.js';
 import { ceilingSuite } from './suites/ceiling.js';
 import { coldStartSuite } from './suites/cold-start.js';
 import { httpLoadSuite } from './suites/http-load.js';
@@ -34,6 +34,8 @@ const USAGE = `usage: node dist/scripts/bench/main.js [options]
   --suite NAME[,NAME]   run only these suites (see --list)
   --client-workers N    load-client threads at concurrency > 1 (default 2)
   --node-flags FLAGS    extra node flags for tspod (experiments), e.g. --node-flags=--max-semi-space-size=4
+  --snapshot            run tspod from a copy of its build taken at the start, so that
+                        rebuilds in the checkout during the run do not mix builds
   --inherit-env         run the services with this environment (default: PATH, LANG, HOME only,
                         as a systemd unit; NODE_EXTRA_CA_CERTS alone adds ~25 ms to a Node start)
   --list                list the suites
@@ -42,7 +44,7 @@ const USAGE = `usage: node dist/scripts/bench/main.js [options]
 class UsageError extends Error {}
 
 function parseOptions(argv: string[]): BenchOptions & { list?: boolean; help?: boolean } {
-  const o: BenchOptions & { list?: boolean; help?: boolean } = { quick: false, clientWorkers: 2, tspodNodeFlags: [], inheritEnv: false };
+  const o: BenchOptions & { list?: boolean; help?: boolean } = { quick: false, clientWorkers: 2, tspodNodeFlags: [], inheritEnv: false, snapshot: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -77,6 +79,9 @@ function parseOptions(argv: string[]): BenchOptions & { list?: boolean; help?: b
       }
       case '--node-flags':
         o.tspodNodeFlags.push(...value().split(/\s+/).filter(Boolean));
+        break;
+      case '--snapshot':
+        o.snapshot = true;
         break;
       case '--inherit-env':
         o.inheritEnv = true;
@@ -135,10 +140,16 @@ async function main(): Promise<number> {
   const log = (m: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${m}\n`);
   let sides: Side[] = [];
   let current = 'setup';
+  let tspodRoot = repoRoot;
+  if (options.snapshot && options.only !== 'podman') {
+    tspodRoot = snapshotTspod(repoRoot, join(cleanup.root, 'tspod-snapshot'));
+    log(`tspod runs from a snapshot of its build: ${tspodRoot}`);
+  }
   const ctx: BenchContext = {
     options,
     plan,
     repoRoot,
+    tspodRoot,
     get sides() {
       return sides;
     },
@@ -164,8 +175,9 @@ async function main(): Promise<number> {
     if ('unavailable' in p) notes.push(`Podman not measured: ${p.unavailable}. Ratio targets are n/a.`);
     else candidates.push(p);
   }
-  const buildAtStart = tspodBuild(repoRoot);
-  if (candidates.some((s) => s.name === 'tspod') && buildAtStart.warning) notes.push(buildAtStart.warning);
+  const buildAtStart = tspodBuild(tspodRoot);
+  const checkout = tspodBuild(repoRoot); // sources vs build are judged in the checkout
+  if (candidates.some((s) => s.name === 'tspod') && checkout.warning) notes.push(checkout.warning);
   const firstStart: Partial<Record<SideName, number>> = {};
   for (const side of candidates) {
     try {
@@ -196,10 +208,10 @@ async function main(): Promise<number> {
       log(`suite ${suite.name} failed: ${(err as Error).message}`);
     }
   }
-  await cleanup.close();
-  if (sides.some((s) => s.name === 'tspod') && tspodBuild(repoRoot).stamp !== buildAtStart.stamp) {
-    notes.unshift(`tspod's build changed during the run (dist/ was rebuilt): the figures mix builds — run again.`);
+  if (sides.some((s) => s.name === 'tspod') && tspodBuild(tspodRoot).stamp !== buildAtStart.stamp) {
+    notes.unshift(`tspod's build changed during the run (dist/ was rebuilt): the figures mix builds — run again, or with --snapshot.`);
   }
+  await cleanup.close();
 
   const order = ['Cold start (median)', 'API latency & throughput', 'Memory'];
   const sectionRank = (s: string) => (order.includes(s) ? order.indexOf(s) : order.length);

@@ -1,7 +1,7 @@
 // The services under test (a Side: tspod, Podman) and how to start, probe and stop them:
 // directly on a unix socket, or behind systemd-socket-activate.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { BenchContext, SideName } from './context.js';
 import { get, probeUntilAnswer, type Endpoint } from './http1.js';
@@ -63,22 +63,45 @@ export function tspodBuild(repoRoot: string): TspodBuild {
   return build;
 }
 
-export function tspodSide(ctx: { repoRoot: string; tempDir(name: string): string; options: { tspodNodeFlags: string[] } }): Side {
+/**
+ * A copy of what tspod runs (bin/, the built dist/ without tests and scripts, generated/,
+ * package.json; node_modules and .git linked), so that a rebuild in the checkout during the run
+ * does not change the service under test. Retries while a build is being written.
+ */
+export function snapshotTspod(repoRoot: string, into: string): string {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = tspodBuild(repoRoot).stamp;
+    rmSync(into, { recursive: true, force: true });
+    mkdirSync(join(into, 'dist'), { recursive: true });
+    for (const f of ['bin', 'generated', 'package.json']) cpSync(join(repoRoot, f), join(into, f), { recursive: true, preserveTimestamps: true });
+    for (const d of readdirSync(join(repoRoot, 'dist'))) {
+      if (d !== 'test' && d !== 'scripts') cpSync(join(repoRoot, 'dist', d), join(into, 'dist', d), { recursive: true, preserveTimestamps: true });
+    }
+    for (const link of ['node_modules', '.git']) if (existsSync(join(repoRoot, link))) symlinkSync(join(repoRoot, link), join(into, link));
+    const after = tspodBuild(repoRoot).stamp;
+    // (copied timestamps may lose sub-millisecond precision)
+    if (before === after && Math.abs(before - tspodBuild(into).stamp) < 2) return into;
+    spawnSync('sleep', ['2']);
+  }
+  throw new Error('tspod was being rebuilt throughout: no consistent snapshot of its build');
+}
+
+export function tspodSide(ctx: { repoRoot: string; tspodRoot: string; tempDir(name: string): string; options: { tspodNodeFlags: string[] } }): Side {
   const dir = ctx.tempDir('tspod');
   const pkg = JSON.parse(readFileSync(join(ctx.repoRoot, 'package.json'), 'utf8')) as { version: string };
   const commit = spawnSync('git', ['-C', ctx.repoRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
   const dirty = spawnSync('git', ['-C', ctx.repoRoot, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout?.trim() ? '+changes' : '';
-  const build = tspodBuild(ctx.repoRoot);
+  const build = tspodBuild(ctx.tspodRoot);
   return {
     name: 'tspod',
-    label: `tspod ${pkg.version} (${commit}${dirty}, node ${process.versions.node}${ctx.options.tspodNodeFlags.length ? ` ${ctx.options.tspodNodeFlags.join(' ')}` : ''}, ${build.entry === 'dist/bundle/tspod.js' ? 'bundled' : 'unbundled'})`,
+    label: `tspod ${pkg.version} (${commit}${dirty}${ctx.tspodRoot !== ctx.repoRoot ? ', snapshot' : ''}, node ${process.versions.node}${ctx.options.tspodNodeFlags.length ? ` ${ctx.options.tspodNodeFlags.join(' ')}` : ''}, ${build.entry === 'dist/bundle/tspod.js' ? 'bundled' : 'unbundled'})`,
     dir,
     facts: { version: pkg.version, commit, dirty: !!dirty, node: process.versions.node, entry: build.entry, nodeFlags: ctx.options.tspodNodeFlags },
     argv: (socket, nodeFlags = []) => [
       process.execPath,
       ...ctx.options.tspodNodeFlags,
       ...nodeFlags,
-      join(ctx.repoRoot, 'bin', 'tspod.js'),
+      join(ctx.tspodRoot, 'bin', 'tspod.js'),
       '--root',
       join(dir, 'root'),
       '--runroot',

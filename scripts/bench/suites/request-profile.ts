@@ -43,7 +43,7 @@ export const requestProfileSuite: Suite = {
         ctx.note(`tspod CPU profile under ${path} load: no profile written`);
         continue;
       }
-      const s = summarizeProfile(readProfile(join(profDir, file)), ctx.repoRoot, profilerClockUs(spawnedAt), profilerClockUs(to), profilerClockUs(from));
+      const s = summarizeProfile(readProfile(join(profDir, file)), ctx.tspodRoot, profilerClockUs(spawnedAt), profilerClockUs(to), profilerClockUs(from));
       ctx.data(`cpuProfile ${path} c16`, { ...s, completed, throughput: round(throughput, 1) });
       const perReq = completed ? (s.busyMs * 1000) / completed : NaN;
       ctx.note(

@@ -54,7 +54,7 @@ export const startupProfileSuite: Suite = {
     ctx.data('nodeFloor', { nodeEMs: nodeE.map((x) => round(x, 2)), bootMs: boot.map((x) => round(x, 2)), bareHttpMs: bare.map((x) => round(x, 2)), bareHttpRssKb: bareRss });
 
     // Import costs, each in a fresh process.
-    const dist = join(ctx.repoRoot, 'dist');
+    const dist = join(ctx.tspodRoot, 'dist');
     const packages = bareImports(dist);
     // With the bundle, the compiled modules are not what runs: only packages are timed, and the
     // bundle's files are listed instead (the CPU profiles below show the bundle at work).
@@ -72,7 +72,7 @@ export const startupProfileSuite: Suite = {
     const baseRss: number[] = [];
     for (let i = 0; i < 2; i++) baseRss.push(Number(await run(process.execPath, ['--input-type=module', '-e', 'process.stdout.write(String(process.memoryUsage().rss))'], ctx.repoRoot, env)));
     const base = median(baseRss);
-    for (const [what, spec] of [...packages.map((p) => [p, p] as const), ...mainImports.map((f) => [relative(ctx.repoRoot, f), pathToFileURL(f).href] as const)]) {
+    for (const [what, spec] of [...packages.map((p) => [p, p] as const), ...mainImports.map((f) => [relative(ctx.tspodRoot, f), pathToFileURL(f).href] as const)]) {
       const times: number[] = [];
       const boots: number[] = [];
       const rss: number[] = [];
@@ -118,8 +118,8 @@ export const startupProfileSuite: Suite = {
       }
       const prof = readProfile(join(profDir, file));
       const spawnUs = profilerClockUs(spawnedAt);
-      const summary = summarizeProfile(prof, ctx.repoRoot, spawnUs, profilerClockUs(spawnedAt + c.connectMs));
-      const after = summarizeProfile(prof, ctx.repoRoot, spawnUs, profilerClockUs(spawnedAt + c.ms), profilerClockUs(spawnedAt + c.connectMs));
+      const summary = summarizeProfile(prof, ctx.tspodRoot, spawnUs, profilerClockUs(spawnedAt + c.connectMs));
+      const after = summarizeProfile(prof, ctx.tspodRoot, spawnUs, profilerClockUs(spawnedAt + c.ms), profilerClockUs(spawnedAt + c.connectMs));
       ctx.data(`cpuProfile ${path}`, { untilListening: summary, listeningToAnswer: after, ms: round(c.ms, 2), connectMs: round(c.connectMs, 2) });
       const phases = summary.clockAligned
         ? `Node boot before the profiler ${summary.profileStartMs.toFixed(0)} ms, then ${(c.connectMs - summary.profileStartMs).toFixed(0)} ms until listening, then ${(c.ms - c.connectMs).toFixed(0)} ms from the connection to the answer`
