@@ -10,7 +10,7 @@
 // container lifecycle, logs, networks, compose) implements `Suite` from context.ts, starts what
 // it needs with services.ts, and reports rows (with a target from targets.ts where one exists).
 import { mkdirSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cleanup } from './cleanup.js';
@@ -137,6 +137,7 @@ async function main(): Promise<number> {
   const errors: string[] = [];
   const data: Record<string, Record<string, unknown>> = {};
   const t0 = performance.now();
+  const loadAtStart = loadavg()[0]!;
   const log = (m: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${m}\n`);
   let sides: Side[] = [];
   let current = 'setup';
@@ -217,10 +218,14 @@ async function main(): Promise<number> {
   const sectionRank = (s: string) => (order.includes(s) ? order.indexOf(s) : order.length);
   const sortedRows = rows.map((r, i) => ({ r, i })).sort((a, b) => sectionRank(a.r.section) - sectionRank(b.r.section) || a.i - b.i).map((x) => x.r);
   const cpuList = cpus();
+  const loadAtEnd = loadavg()[0]!;
+  const load = `load average ${loadAtStart.toFixed(1)} at the start, ${loadAtEnd.toFixed(1)} at the end on ${cpuList.length} CPUs`;
+  if (Math.max(loadAtStart, loadAtEnd) > cpuList.length) notes.unshift(`The machine was busy (${load}): other processes competed for the CPUs, so figures are noisier than usual.`);
   const report: Report = {
     title: `tspod benchmark${options.quick ? ' (--quick)' : ''} — ${new Date().toISOString().slice(0, 19)}Z, ${cpuList.length} CPU (${cpuList[0]?.model.trim() ?? '?'}), Linux ${release()}, ${((performance.now() - t0) / 1000).toFixed(0)} s`,
     header: [
       ...sides.map((s) => `${s.name === 'tspod' ? 'tspod: ' : 'Podman:'} ${s.label}`),
+      `${load}`,
       `environment of the services: ${options.inheritEnv ? "the bench's own (--inherit-env)" : 'PATH, LANG, HOME only (as a systemd unit; --inherit-env to keep the shell\'s)'}`,
       `plan: ${plan.coldStarts} cold starts per side and kind; load ${plan.loadRounds} × ${plan.loadMs} ms rounds per side (after ${plan.warmupMs} ms warm-up), sides alternating; ${options.clientWorkers} client threads at c16`,
     ],
@@ -235,7 +240,7 @@ async function main(): Promise<number> {
     const vs = verdicts(sortedRows);
     writeJson(options.json, {
       date: new Date().toISOString(),
-      machine: { cpus: cpuList.length, model: cpuList[0]?.model, kernel: release(), node: process.versions.node },
+      machine: { cpus: cpuList.length, model: cpuList[0]?.model, kernel: release(), node: process.versions.node, loadAverage: { start: loadAtStart, end: loadAtEnd } },
       options,
       plan,
       sides: Object.fromEntries(sides.map((s) => [s.name, { label: s.label, ...s.facts }])),
