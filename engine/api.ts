@@ -2,6 +2,7 @@
 // reports out; streams are async iterables. Nothing here knows about HTTP.
 import type { EngineEvent, EventQuery } from './events/types.js';
 import type { ImagesEngine } from './images/api.js';
+import type { RegistryEngine } from './registry/types.js';
 import type { HostInfo, VersionReport } from './system/types.js';
 
 export type { EngineEvent, EventQuery } from './events/types.js';
@@ -24,7 +25,7 @@ export interface EventsEngine {
   eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano' | 'attributes'> & { attributes?: Record<string, string>; timeNano?: bigint }): Promise<void>;
 }
 
-export interface Engine extends SystemEngine, EventsEngine, ImagesEngine {
+export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine {
   /** Fills caches of facts that do not change while the service runs (called after listen). */
   warm(): Promise<void>;
   /** Releases what the engine holds (database handles, watchers). */

@@ -8,6 +8,7 @@ import type { DomainCounts, EngineContext } from './context.js';
 import { EventLog, type EventInput } from './events/event-log.js';
 import { compileFilters } from './events/filters.js';
 import { openImageDomain } from './images/domain.js';
+import { openRegistryDomain } from './registry/domain.js';
 import { HostFacts } from './system/host-info.js';
 
 export interface LocalEngineOptions {
@@ -35,6 +36,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   const domains: Array<{ counts?(): Promise<DomainCounts>; close?(): Promise<void> }> = [];
   void ctx;
   const images = await openImageDomain(ctx); domains.push(images);
+  const registry = await openRegistryDomain(ctx, images.store); domains.push(registry);
 
   async function counts() {
     const all: DomainCounts[] = await Promise.all(domains.map((d) => d.counts?.() ?? {}));
@@ -55,6 +57,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
 
   return {
     ...images.engine,
+    ...registry.engine,
     async systemInfo(): Promise<HostInfo> {
       return host.info(await counts());
     },

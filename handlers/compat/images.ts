@@ -14,6 +14,7 @@ import {
   toHistory,
 } from '../convert/images.js';
 import { parseFilters } from '../filters.js';
+import { pullFromImage, registryHandlers } from './images-registry.js';
 import { notImplemented, type HandlerTable } from '../types.js';
 
 type Ops = Pick<operations, 
@@ -74,11 +75,11 @@ export const imagesHandlers: HandlerTable<Ops> = {
   ...notImplemented([
     "ImageBuild",
     "BuildPrune",
-    "ImagePush",
-    "ImageSearch",
     "ImageCommit",
-    "DistributionInspect",
   ] as const),
+  ImagePush: registryHandlers.ImagePush,
+  ImageSearch: registryHandlers.ImageSearch,
+  DistributionInspect: registryHandlers.DistributionInspect,
 
   ImageList: async ({ engine, query }) => {
     const list = await engine.imageList({ all: query.all, filters: parseFilters(query.filters) });
@@ -123,7 +124,7 @@ export const imagesHandlers: HandlerTable<Ops> = {
   ImageCreate: async (req) => {
     const { query } = req;
     if (query.fromImage !== undefined && query.fromImage !== '') {
-      throw new EngineError('not-implemented', 'pulling images (fromImage) is not implemented yet');
+      return pullFromImage(req);
     }
     if (query.fromSrc === undefined || query.fromSrc === '') throw new EngineError('invalid-argument', 'fromImage or fromSrc is required');
     const [os, architecture, variant] = (query.platform ?? '').split('/');

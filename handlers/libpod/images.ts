@@ -5,6 +5,7 @@ import type { ImageSaveFormat } from '../../engine/images/api.js';
 import { joinRepoTag, oneRemoval, requestBody, sendEmpty, sendTar } from '../compat/images.js';
 import { toHistory, toLibpodImageData, toLibpodImageSummary, toLibpodPruneReport, toLibpodRemoveReport } from '../convert/images.js';
 import { parseFilters } from '../filters.js';
+import { registryHandlers } from './images-registry.js';
 import { notImplemented, type HandlerTable } from '../types.js';
 
 type Ops = Pick<operations, 
@@ -45,12 +46,10 @@ export const imagesHandlers: HandlerTable<Ops> = {
     "ImageBuildLibpod",
     "ImageCommitLibpod",
     "ImageChangesLibpod",
-    "ImagePushLibpod",
     "ImageResolveLibpod",
-    "ImagePullLibpod",
     "ImageScpLibpod",
-    "ImageSearchLibpod",
   ] as const),
+  ...registryHandlers,
 
   ImageListLibpod: async ({ engine, query }) => {
     const list = await engine.imageList({ all: query.all, filters: parseFilters(query.filters) });
