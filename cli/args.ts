@@ -12,7 +12,9 @@ export interface GlobalOptions {
 export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
-  | { kind: 'service'; global: GlobalOptions; time?: number; cors: string; uri?: string };
+  | { kind: 'service'; global: GlobalOptions; time?: number; cors: string; uri?: string }
+  // Hidden: conmon's exit command (`tspod [--root R --runroot R] container cleanup <id>`).
+  | { kind: 'cleanup'; global: GlobalOptions; id: string };
 
 export class UsageError extends Error {}
 
@@ -91,6 +93,7 @@ export function parseArgs(argv: string[]): Command {
     if (words.length > 3) throw new UsageError(`accepts at most one URI, received ${words.length - 2}`);
     return { kind: 'service', global, time, cors, uri: words[2] };
   }
+  if (words[0] === 'container' && words[1] === 'cleanup' && words.length === 3) return { kind: 'cleanup', global, id: words[2]! };
   if (words.length === 0) return { kind: 'help', text: USAGE };
   throw new UsageError(`unknown command: ${words.join(' ')}`);
 }

@@ -48,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'service':
       return serve(cmd);
+    case 'cleanup':
+      return (await import('./cleanup.js')).runCleanup(cmd.id, { root: cmd.global.root ?? defaults().root, runroot: cmd.global.runroot ?? defaults().runroot });
   }
 }
 

@@ -227,7 +227,8 @@ export class ConmonRuntime {
   readonly exitDir: string;
   readonly socketDir: string;
   readonly logLevel: string;
-  private readonly env: NodeJS.ProcessEnv;
+  /** The environment conmon, runc and exit commands run with. */
+  readonly env: NodeJS.ProcessEnv;
 
   constructor(opts: ConmonRuntimeOptions) {
     const conmon = opts.conmonPath ?? findExecutable('conmon');

@@ -1,0 +1,13 @@
+// `tspod [--root R --runroot R] container cleanup <id>`: the exit command conmon runs when a
+// container exits while no service is up (or at the moment one goes down). It records the exit
+// code, unmounts the rootfs, removes the runtime state, emits `die`, and applies the restart
+// policy or AutoRemove: the same code the service runs for exits it sees itself.
+import { join } from 'node:path';
+import { cleanupContainer } from '../engine/containers/domain.js';
+import { EventLog } from '../engine/events/event-log.js';
+
+export async function runCleanup(id: string, dirs: { root: string; runroot: string }): Promise<number> {
+  const events = new EventLog(join(dirs.runroot, 'events', 'events.log'));
+  await cleanupContainer({ ...dirs, id, events });
+  return 0;
+}

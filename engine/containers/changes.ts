@@ -1,0 +1,58 @@
+// What a container changed in its filesystem, read from its overlay upper directory: entries
+// there were added (absent from the image) or modified (present in it), whiteouts (0:0
+// character devices) are deletions. Directories holding changes count as modified, as Docker.
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { ContainerChange } from './api.js';
+
+async function inLower(lowerDirs: string[], rel: string): Promise<boolean> {
+  for (const d of lowerDirs) {
+    try {
+      await fsp.lstat(path.join(d, rel));
+      return true;
+    } catch {
+      // next layer
+    }
+  }
+  return false;
+}
+
+export async function upperChanges(upper: string, lowerDirs: string[]): Promise<ContainerChange[]> {
+  const out: ContainerChange[] = [];
+  const walk = async (rel: string, parentAdded: boolean): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fsp.readdir(path.join(upper, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = path.join(rel, e.name);
+      const p = `/${r}`;
+      if (e.isCharacterDevice()) {
+        const st = await fsp.lstat(path.join(upper, r));
+        if (st.rdev === 0) {
+          out.push({ path: p, kind: 2 });
+          continue;
+        }
+      }
+      const existed = !parentAdded && (await inLower(lowerDirs, r));
+      out.push({ path: p, kind: existed ? 0 : 1 });
+      if (e.isDirectory()) await walk(r, !existed);
+    }
+  };
+  await walk('', false);
+  // Mount points the runtime made for the files it binds in are not changes of the container,
+  // nor are the directories that were only copied up to hold them.
+  const kept = out.filter((c) => !(MOUNT_POINTS.has(c.path) && c.kind === 1));
+  const result = kept.filter((c) => c.kind !== 0 || !isCopiedUpOnly(c.path, out, kept));
+  return result.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+const MOUNT_POINTS = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/podman-init', '/run/.containerenv']);
+
+/** A modified directory whose only changes underneath were dropped mount points. */
+function isCopiedUpOnly(dir: string, all: ContainerChange[], kept: ContainerChange[]): boolean {
+  const prefix = `${dir}/`;
+  return all.some((c) => c.path.startsWith(prefix)) && !kept.some((c) => c.path.startsWith(prefix));
+}

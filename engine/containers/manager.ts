@@ -1,0 +1,742 @@
+// The container lifecycle on this host: create, init (conmon + runc create), start, stop, kill,
+// pause, remove, and what happens when a container exits (the exit "reap": record the exit code,
+// tear the runtime down, unmount, then apply the restart policy or AutoRemove).
+//
+// Two kinds of process run this code: the service, which watches conmon's exit directory and
+// reaps exits itself, and `tspod container cleanup <id>`, the exit command conmon runs, which
+// does the same when the service is not running. Which of them handles an exit is decided by a
+// claim in the state database (store.mutate): the first to move the container from running to
+// exited owns its cleanup; the others wait for it or find nothing to do.
+import { EventEmitter } from 'node:events';
+import { existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ContainersConf } from '../config/containers-conf.js';
+import { EngineError, notModified } from '../errors.js';
+import type { EventLog } from '../events/event-log.js';
+import type { ImageResolver } from '../images/types.js';
+import { ConmonRuntime } from '../oci/conmon.js';
+import { loadOciHostFacts } from '../oci/host.js';
+import { Runc } from '../oci/runc.js';
+import { buildRuntimeSpec, type OciHostFacts } from '../oci/runtime-spec.js';
+import { isMountPoint } from '../storage/overlay.js';
+import type { ContainerCreateOptions } from './create-options.js';
+import { Layout } from './layout.js';
+import { delay, KeyedMutex, pidAlive } from './locks.js';
+import { checkName, generateName, newId } from './names.js';
+import { ociConfigFor } from './oci-config.js';
+import { signalName, signalNumber } from './parse.js';
+import { containerHostname, mountRootfs, prepareContainerDirs, resolveUser, unmountRootfs, writeEtcFiles } from './rootfs.js';
+import { buildContainerSpec } from './spec.js';
+import { ContainerStore } from './store.js';
+import { initialState, nowRfc3339Nano, formatTimeNano, type ContainerRecord, type ContainerStatus } from './types.js';
+
+/** States in which conmon monitors the container. */
+export const ACTIVE: readonly ContainerStatus[] = ['initialized', 'running', 'paused', 'stopping'];
+export const isActive = (s: ContainerStatus) => ACTIVE.includes(s);
+const isRunning = (s: ContainerStatus) => s === 'running' || s === 'paused' || s === 'stopping';
+
+export interface ManagerOptions {
+  root: string;
+  runroot: string;
+  events: EventLog;
+  conf?: ContainersConf;
+  images?: ImageResolver;
+  /** The service (watches exits, answers waits); false in the cleanup command. */
+  service: boolean;
+  /** Where warnings go (default: stderr). */
+  warn?: (msg: string) => void;
+}
+
+/** Finds bin/tspod.js from this module's location (dist/engine/containers or dist/bundle). */
+function tspodEntry(): string {
+  if (process.env.TSPOD_ENTRY) return process.env.TSPOD_ENTRY;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'bin', 'tspod.js');
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return process.argv[1] ?? 'tspod';
+}
+
+// The exit command: skip starting a cleanup process when the service (which reaps exits
+// itself) is up; otherwise run `tspod container cleanup <id>`.
+const EXIT_SCRIPT =
+  'p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && tr "\\000" " " < /proc/"$p"/cmdline 2>/dev/null | grep -q "system service" && exit 0; shift; exec "$@"';
+
+export class ContainerManager {
+  readonly layout: Layout;
+  readonly store: ContainerStore;
+  readonly runc: Runc;
+  readonly rt: ConmonRuntime;
+  readonly events: EventLog;
+  readonly images?: ImageResolver;
+  readonly conf?: ContainersConf;
+  readonly service: boolean;
+  readonly mutex = new KeyedMutex();
+  private readonly changes = new EventEmitter();
+  private facts?: Promise<OciHostFacts>;
+  /** Exit codes of containers removed by this process, for wait(removed). */
+  private readonly removedExit = new Map<string, number>();
+  /** Temporary rootfs users (archive, export) by container. */
+  private readonly tempMounts = new Map<string, number>();
+  private watcher?: FSWatcher;
+  private closed = false;
+  private readonly warn: (msg: string) => void;
+
+  private constructor(opts: ManagerOptions) {
+    this.layout = new Layout(opts.root, opts.runroot);
+    this.events = opts.events;
+    this.images = opts.images;
+    this.conf = opts.conf;
+    this.service = opts.service;
+    this.warn = opts.warn ?? ((m) => process.stderr.write(`tspod: ${m}\n`));
+    this.runc = new Runc({ root: this.layout.runcRoot });
+    const conmonPath = opts.conf?.engine.conmonPath?.find((p) => existsSync(p));
+    this.rt = new ConmonRuntime({ runc: this.runc, exitDir: this.layout.exitDir, socketDir: this.layout.socketDir, ...(conmonPath ? { conmonPath } : {}) });
+    this.store = new ContainerStore(this.layout.dbFile);
+    this.changes.setMaxListeners(0);
+  }
+
+  static async open(opts: ManagerOptions): Promise<ContainerManager> {
+    const l = new Layout(opts.root, opts.runroot);
+    await fsp.mkdir(l.containersDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(path.dirname(l.servicePidFile), { recursive: true, mode: 0o700 });
+    await fsp.mkdir(l.execRoot, { recursive: true, mode: 0o700 });
+    const m = new ContainerManager(opts);
+    await m.rt.init();
+    return m;
+  }
+
+  hostFacts(): Promise<OciHostFacts> {
+    return (this.facts ??= loadOciHostFacts());
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Lookup and notifications
+
+  /** The container named `ref` as the database has it now. */
+  lookup(ref: string): ContainerRecord {
+    this.store.refresh();
+    return this.store.lookup(ref);
+  }
+
+  /** The current record of `id` (undefined once removed). */
+  fresh(id: string): ContainerRecord | undefined {
+    this.store.refresh();
+    return this.store.get(id);
+  }
+
+  notify(id: string): void {
+    this.changes.emit('change', id);
+  }
+
+  /** Resolves on the next change of `id` (or any, for '*'), after `pollMs`, or on abort. */
+  changed(id: string, pollMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.changes.off('change', on);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const on = (changed: string) => {
+        if (id === '*' || changed === id) done();
+      };
+      const timer = setTimeout(done, pollMs);
+      this.changes.on('change', on);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async emit(action: string, rec: ContainerRecord, attributes: Record<string, string> = {}): Promise<void> {
+    try {
+      await this.events.append({
+        type: 'container',
+        action,
+        id: rec.id,
+        name: rec.name,
+        image: rec.spec.image,
+        attributes: { ...rec.spec.labels, ...attributes },
+      });
+    } catch (err) {
+      this.warn(`cannot record the ${action} event of ${rec.id}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Runs `fn` holding the container's lock, after any other process's cleanup of it is done. */
+  async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(id, async () => {
+      await this.awaitForeignCleanup(id);
+      return fn();
+    });
+  }
+
+  private async awaitForeignCleanup(id: string): Promise<void> {
+    for (let i = 0; ; i++) {
+      const rec = this.fresh(id);
+      const pid = rec?.state.cleanupPid ?? 0;
+      if (!pid || pid === process.pid || !pidAlive(pid)) return;
+      if (i > 3000) throw new EngineError('conflict', `container ${id} is being cleaned up by process ${pid}`);
+      await delay(20);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Create
+
+  async create(o: ContainerCreateOptions): Promise<{ id: string; warnings: string[] }> {
+    if (!this.images) throw new EngineError('unavailable', 'no image store is configured');
+    const image = await this.images.resolveImage(o.image);
+    this.store.refresh();
+    const name = o.name ? checkName(o.name) : generateName((n) => this.store.idOfName(n) !== undefined);
+    if (o.name && this.store.idOfName(name)) {
+      throw new EngineError('conflict', `creating container storage: the container name "${name}" is already in use by ${this.store.idOfName(name)}. You have to remove that container to be able to reuse that name: that name is already in use`, undefined, 'that name is already in use');
+    }
+    for (const ns of [o.netns, o.pidns, o.ipcns, o.utsns]) {
+      if (ns.mode === 'container') this.lookup(ns.id);
+    }
+    const spec = buildContainerSpec(o, image, this.images.lowerDirs(image));
+    if (!spec.entrypoint.length && !spec.cmd.length) throw new EngineError('invalid-argument', 'no command or entrypoint provided, and no CMD or ENTRYPOINT from image');
+    const id = newId();
+    const rec: ContainerRecord = { id, name, created: nowRfc3339Nano(), spec, state: initialState() };
+    // Everything the runtime spec builder would refuse fails now, before anything exists.
+    const facts = await this.hostFacts();
+    const dry = await ociConfigFor(this.layout, rec, { rootfs: this.layout.merged(id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, hostname: 'dry-run', pidOf: () => 1 });
+    buildRuntimeSpec(dry, facts);
+    await prepareContainerDirs(this.layout, id, spec.lowerDirs.length === 0);
+    try {
+      this.store.insert(rec);
+    } catch (err) {
+      await fsp.rm(this.layout.dir(id), { recursive: true, force: true });
+      throw err;
+    }
+    await this.emit('create', rec);
+    this.notify(id);
+    return { id, warnings: [] };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Init and start
+
+  private pidOf = (ref: string): number => {
+    const other = this.lookup(ref);
+    if (!isRunning(other.state.status) || !other.state.pid) throw new EngineError('conflict', `cannot join the namespaces of container ${other.name}: it is not running`);
+    return other.state.pid;
+  };
+
+  private exitCommand(id: string): string[] {
+    return [
+      '/bin/sh', '-c', EXIT_SCRIPT, 'tspod-exit', this.layout.servicePidFile,
+      process.execPath, tspodEntry(), '--root', this.layout.root, '--runroot', this.layout.runroot, 'container', 'cleanup', id,
+    ];
+  }
+
+  /** Mounts the rootfs, writes the bundle and creates the container under conmon (not started). */
+  async initLocked(rec: ContainerRecord): Promise<ContainerRecord> {
+    const id = rec.id;
+    const bundle = this.layout.bundle(id);
+    try {
+      const rootfs = await mountRootfs(this.layout, rec);
+      this.store.patchState(id, { mounted: true });
+      const hostname = containerHostname(rec);
+      await writeEtcFiles(this.layout, rec, hostname);
+      const user = await resolveUser(rootfs, rec.spec.user, rec.spec.groupAdd);
+      const cfg = await ociConfigFor(this.layout, rec, { rootfs, user, hostname, pidOf: this.pidOf });
+      const spec = buildRuntimeSpec(cfg, await this.hostFacts());
+      await this.rt.writeBundle(bundle, spec);
+      await fsp.rm(path.join(this.layout.userdata(id), 'exit'), { force: true });
+      const s = rec.spec;
+      const { pid, conmonPid } = await this.rt.create({
+        id,
+        name: rec.name,
+        bundle,
+        logPath: this.layout.logPath(id),
+        logSizeMax: s.logSizeMax || this.conf?.containers.logSizeMax || undefined,
+        persistDir: this.layout.userdata(id),
+        exitCommand: this.exitCommand(id),
+        terminal: s.tty,
+        stdin: s.openStdin,
+        leaveStdinOpen: s.openStdin && !s.stdinOnce,
+        timeout: s.timeout || undefined,
+      });
+      const next = this.store.patchState(id, { status: 'initialized', pid, conmonPid, error: '', mounted: true })!;
+      this.notify(id);
+      return next;
+    } catch (err) {
+      await this.rt.cleanup(id, { bundle }).catch(() => {});
+      await this.releaseRootfs(id, true);
+      const message = err instanceof Error ? err.message : String(err);
+      this.store.patchState(id, { error: message, exitCode: /not found|no such file/i.test(message) ? 127 : /permission denied/i.test(message) ? 126 : 128 });
+      throw err;
+    }
+  }
+
+  /** Starts a created or initialized container (the caller holds its lock). */
+  async startLocked(rec: ContainerRecord): Promise<ContainerRecord> {
+    if (isRunning(rec.state.status)) throw notModified(`container ${rec.id} is already running`);
+    if (rec.state.status === 'removing') throw new EngineError('conflict', `container ${rec.id} is being removed`);
+    if (rec.state.status !== 'initialized') rec = await this.initLocked(rec);
+    try {
+      await this.rt.start(rec.id);
+    } catch (err) {
+      await this.rt.cleanup(rec.id, { bundle: this.layout.bundle(rec.id) }).catch(() => {});
+      await this.releaseRootfs(rec.id, true);
+      this.store.patchState(rec.id, { status: rec.state.runs ? 'exited' : 'created', pid: 0, conmonPid: 0, error: (err as Error).message, exitCode: 128 });
+      this.notify(rec.id);
+      throw err;
+    }
+    const next = this.store.mutate(rec.id, (r) => ({
+      ...r,
+      state: { ...r.state, status: 'running', startedAt: nowRfc3339Nano(), stoppedByUser: false, runs: r.state.runs + 1, exitCode: 0, error: '', oomKilled: false, ...(r.spec.healthcheck ? { health: { status: 'starting', failingStreak: 0, log: r.state.health?.log ?? [] } } : {}) },
+    }))!;
+    this.notify(rec.id);
+    await this.emit('start', next);
+    return next;
+  }
+
+  async start(ref: string): Promise<void> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      await this.startLocked(rec);
+    });
+  }
+
+  /** Libpod init: runc create under conmon, not started. */
+  async init(ref: string): Promise<void> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      if (rec.state.status !== 'created' && rec.state.status !== 'exited') throw notModified(`container ${id} has already been created in runtime`);
+      await this.initLocked(rec);
+      await this.emit('init', rec);
+    });
+  }
+
+  mustGet(id: string): ContainerRecord {
+    const rec = this.fresh(id);
+    if (!rec) throw new EngineError('not-found', `no container with ID ${id} found: no such container`, undefined, 'no such container');
+    return rec;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Signals: stop, kill, pause
+
+  /** Waits until conmon recorded the exit (or is gone); false on timeout. */
+  async waitForExit(rec: ContainerRecord, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      try {
+        await this.rt.waitExit(rec.id, { timeoutMs: Math.min(left, 500), pollMs: 50 });
+        return true;
+      } catch {
+        if (!(await this.rt.conmonPid(rec.id, this.layout.bundle(rec.id), rec.state.conmonPid))) return true;
+      }
+    }
+  }
+
+  async stopLocked(rec: ContainerRecord, timeoutSec?: number): Promise<void> {
+    const id = rec.id;
+    const wasPaused = rec.state.status === 'paused';
+    rec = this.store.patchState(id, { stoppedByUser: true, status: 'stopping' })!;
+    this.notify(id);
+    const t = timeoutSec ?? rec.spec.stopTimeout;
+    const sig = rec.spec.stopSignal;
+    let exited = false;
+    if (t > 0) {
+      await this.runc.kill(id, sig).catch(() => {});
+      if (wasPaused) await this.runc.resume(id).catch(() => {});
+      await this.emit('kill', rec, { signal: String(sig) });
+      exited = await this.waitForExit(rec, t * 1000);
+    }
+    if (!exited) {
+      await this.runc.kill(id, 'KILL', { all: true }).catch(() => this.runc.kill(id, 'KILL').catch(() => {}));
+      if (wasPaused) await this.runc.resume(id).catch(() => {});
+      if (!(await this.waitForExit(rec, 15_000))) throw new EngineError('internal', `container ${id} did not exit after SIGKILL`);
+    }
+    await this.reapLocked(id, { noRestart: true });
+  }
+
+  async stop(ref: string, timeoutSec?: number): Promise<void> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      if (!isRunning(rec.state.status)) throw notModified(`container ${id} is already stopped`);
+      await this.stopLocked(rec, timeoutSec);
+      await this.emit('stop', this.fresh(id) ?? rec);
+    });
+  }
+
+  async kill(ref: string, signal: string | number = 'SIGKILL'): Promise<void> {
+    const sig = signalNumber('signal', signal);
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      if (!isRunning(rec.state.status)) {
+        throw new EngineError('conflict', `can only kill running containers. ${id} is in state ${rec.state.status}: container state improper`, undefined, 'container state improper');
+      }
+      this.store.patchState(id, { stoppedByUser: true });
+      try {
+        await this.runc.kill(id, sig);
+      } catch (err) {
+        throw new EngineError('internal', `sending signal ${signalName(sig)} to container ${id}: ${(err as Error).message}`);
+      }
+      await this.emit('kill', rec, { signal: String(sig) });
+    });
+  }
+
+  async restart(ref: string, timeoutSec?: number): Promise<void> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      let rec = this.mustGet(id);
+      if (isRunning(rec.state.status)) {
+        await this.stopLocked(rec, timeoutSec);
+        rec = this.mustGet(id);
+      }
+      await this.startLocked(rec);
+      await this.emit('restart', rec);
+    });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      if (rec.state.status === 'paused') throw new EngineError('conflict', `container ${id} is already paused: container state improper`, undefined, 'container state improper');
+      if (rec.state.status !== 'running') throw new EngineError('conflict', `container ${id} is not running, can't pause: container state improper`, undefined, 'container state improper');
+      await this.runc.pause(id);
+      this.store.patchState(id, { status: 'paused' });
+      this.notify(id);
+      await this.emit('pause', rec);
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      if (rec.state.status !== 'paused') throw new EngineError('conflict', `container ${id} is not paused, can't unpause: container state improper`, undefined, 'container state improper');
+      await this.runc.resume(id);
+      this.store.patchState(id, { status: 'running' });
+      this.notify(id);
+      await this.emit('unpause', rec);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Exit handling
+
+  /** Whether the container was OOM-killed (its memory cgroup counted an OOM kill). */
+  private async oomKilled(id: string): Promise<boolean> {
+    const facts = await this.hostFacts();
+    const file = facts.cgroupV2 ? `/sys/fs/cgroup/libpod_parent/libpod-${id}/memory.events` : `/sys/fs/cgroup/memory/libpod_parent/libpod-${id}/memory.oom_control`;
+    try {
+      const m = /oom_kill (\d+)/.exec(await fsp.readFile(file, 'utf8'));
+      return !!m && Number(m[1]) > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Records the exit of container `id` if conmon reported one (or is gone), then cleans up
+   * and applies the restart policy / AutoRemove. The caller holds the container's lock.
+   */
+  async reapLocked(id: string, opts: { noRestart?: boolean } = {}): Promise<void> {
+    const rec = this.fresh(id);
+    if (!rec) return;
+    if (!isActive(rec.state.status)) {
+      // A cleanup that died half-way (its process is gone): finish it.
+      if (rec.state.status === 'exited' && rec.state.cleanupPid && rec.state.cleanupPid !== process.pid && !pidAlive(rec.state.cleanupPid)) {
+        const mine = this.store.mutate(id, (r) => (r.state.cleanupPid && !pidAlive(r.state.cleanupPid) ? { ...r, state: { ...r.state, cleanupPid: process.pid } } : undefined));
+        if (mine?.state.cleanupPid === process.pid) await this.finishExit(mine, opts);
+      } else if (rec.state.status === 'removing' && (!rec.state.cleanupPid || !pidAlive(rec.state.cleanupPid))) {
+        await this.removeLocked(rec);
+      }
+      return;
+    }
+    let code = await this.rt.readExitCode(id);
+    let finishedNs: bigint | undefined;
+    if (code !== undefined) {
+      finishedNs = await fsp.stat(this.rt.exitFilePath(id), { bigint: true }).then((s) => s.mtimeNs, () => undefined);
+    } else {
+      if (await this.rt.conmonPid(id, this.layout.bundle(id), rec.state.conmonPid)) return; // still running
+      // conmon is gone without an exit file (killed, or the machine rebooted): its persisted copy?
+      const persisted = path.join(this.layout.userdata(id), 'exit');
+      const text = await fsp.readFile(persisted, 'utf8').catch(() => '');
+      if (/^-?\d+/.test(text.trim())) {
+        code = Number.parseInt(text.trim(), 10);
+        finishedNs = await fsp.stat(persisted, { bigint: true }).then((s) => s.mtimeNs, () => undefined);
+      } else code = -1;
+    }
+    const oomKilled = await this.oomKilled(id);
+    const finishedAt = finishedNs ? formatTimeNano(finishedNs) : nowRfc3339Nano();
+    const claimed = this.store.mutate(id, (r) => {
+      if (!isActive(r.state.status)) return undefined;
+      if (r.state.cleanupPid && r.state.cleanupPid !== process.pid && pidAlive(r.state.cleanupPid)) return undefined;
+      return { ...r, state: { ...r.state, status: 'exited', exitCode: code!, finishedAt, pid: 0, oomKilled, cleanupPid: process.pid } };
+    });
+    if (!claimed || claimed.state.status !== 'exited' || claimed.state.cleanupPid !== process.pid) return;
+    this.notify(id);
+    await this.finishExit(claimed, opts);
+  }
+
+  private restartWanted(rec: ContainerRecord): boolean {
+    const p = rec.spec.restartPolicy;
+    if (rec.state.stoppedByUser) return false;
+    switch (p.name) {
+      case 'always':
+      case 'unless-stopped':
+        return true;
+      case 'on-failure':
+        return rec.state.exitCode !== 0 && (p.maxRetries === 0 || rec.state.restartCount < p.maxRetries);
+      default:
+        return false;
+    }
+  }
+
+  /** After the exit was claimed: runtime teardown, unmount, events, restart or AutoRemove. */
+  private async finishExit(rec: ContainerRecord, opts: { noRestart?: boolean }): Promise<void> {
+    const id = rec.id;
+    await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonPid: rec.state.conmonPid || undefined, conmonGraceMs: 500 }).catch((err: unknown) => {
+      this.warn(`cleaning up the runtime of ${id}: ${(err as Error).message}`);
+    });
+    await this.releaseRootfs(id, false);
+    await this.emit('die', rec, { exitCode: String(rec.state.exitCode) });
+    this.notify(id);
+    if (!opts.noRestart && this.restartWanted(rec)) {
+      const next = this.store.mutate(id, (r) => ({ ...r, state: { ...r.state, cleanupPid: 0, restartCount: r.state.restartCount + 1 } }))!;
+      await delay(Math.min(100 * 2 ** Math.min(next.state.restartCount - 1, 10), 10_000));
+      const cur = this.fresh(id);
+      if (!cur || cur.state.status !== 'exited' || cur.state.stoppedByUser) return;
+      try {
+        await this.startLocked(cur);
+        await this.emit('restart', cur);
+      } catch (err) {
+        this.warn(`restarting container ${id}: ${(err as Error).message}`);
+      }
+      return;
+    }
+    if (rec.spec.autoRemove) {
+      await this.removeLocked(this.fresh(id) ?? rec);
+      return;
+    }
+    this.store.patchState(id, { cleanupPid: 0 });
+    await this.emit('cleanup', rec);
+    this.notify(id);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Rootfs users
+
+  /** Unmounts the rootfs unless someone still uses it (always with `force`). */
+  async releaseRootfs(id: string, force: boolean): Promise<void> {
+    const rec = this.fresh(id);
+    if (!force && rec && (rec.state.userMounts > 0 || (this.tempMounts.get(id) ?? 0) > 0)) return;
+    try {
+      await unmountRootfs(this.layout, id);
+    } catch (err) {
+      this.warn(`unmounting the rootfs of ${id}: ${(err as Error).message}`);
+      return;
+    }
+    if (rec?.state.mounted) this.store.patchState(id, { mounted: false });
+  }
+
+  /** Runs `fn` with the rootfs mounted (mounting it for the duration when the container is stopped). */
+  async withRootfs<T>(ref: string, fn: (rootfs: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
+    const { id } = this.lookup(ref);
+    const rec = await this.locked(id, async () => {
+      const r = this.mustGet(id);
+      if (r.state.status === 'removing') throw new EngineError('conflict', `container ${id} is being removed`);
+      this.tempMounts.set(id, (this.tempMounts.get(id) ?? 0) + 1);
+      try {
+        await mountRootfs(this.layout, r);
+      } catch (err) {
+        this.tempMounts.set(id, (this.tempMounts.get(id) ?? 1) - 1);
+        throw err;
+      }
+      return r;
+    });
+    try {
+      return await fn(this.layout.merged(id), rec);
+    } finally {
+      await this.locked(id, async () => {
+        const n = (this.tempMounts.get(id) ?? 1) - 1;
+        if (n > 0) this.tempMounts.set(id, n);
+        else this.tempMounts.delete(id);
+        const cur = this.fresh(id);
+        if (n <= 0 && cur && !isActive(cur.state.status) && cur.state.userMounts === 0 && cur.state.status !== 'removing') await this.releaseRootfs(id, false);
+      }).catch(() => {});
+    }
+  }
+
+  async mount(ref: string): Promise<string> {
+    const { id } = this.lookup(ref);
+    return this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      const target = await mountRootfs(this.layout, rec);
+      this.store.mutate(id, (r) => ({ ...r, state: { ...r.state, mounted: true, userMounts: r.state.userMounts + 1 } }));
+      await this.emit('mount', rec);
+      return target;
+    });
+  }
+
+  async unmount(ref: string): Promise<void> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.mustGet(id);
+      const n = Math.max(0, rec.state.userMounts - 1);
+      this.store.patchState(id, { userMounts: n });
+      if (n === 0 && !isActive(rec.state.status) && !(this.tempMounts.get(id) ?? 0)) await this.releaseRootfs(id, false);
+      await this.emit('unmount', rec);
+    });
+  }
+
+  /** Mounted containers: ID -> mount point. */
+  async showMounted(): Promise<Record<string, string>> {
+    this.store.refresh();
+    const out: Record<string, string> = {};
+    for (const rec of this.store.list()) {
+      if (rec.state.mounted && (await isMountPoint(this.layout.merged(rec.id)))) out[rec.id] = this.layout.merged(rec.id);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Remove
+
+  async removeLocked(rec: ContainerRecord): Promise<void> {
+    const id = rec.id;
+    this.store.patchState(id, { status: 'removing', cleanupPid: process.pid });
+    this.notify(id);
+    for (const ex of this.store.execsOf(id)) {
+      await fsp.rm(this.layout.execBundle(ex.id), { recursive: true, force: true });
+    }
+    await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 500 }).catch((err: unknown) => this.warn(`removing the runtime state of ${id}: ${(err as Error).message}`));
+    await unmountRootfs(this.layout, id).catch((err: unknown) => {
+      throw new EngineError('internal', `removing container ${id}: ${(err as Error).message}`);
+    });
+    await fsp.rm(this.layout.dir(id), { recursive: true, force: true });
+    this.store.remove(id);
+    this.tempMounts.delete(id);
+    this.removedExit.set(id, rec.state.exitCode);
+    if (this.removedExit.size > 1000) this.removedExit.delete(this.removedExit.keys().next().value!);
+    await this.emit('remove', rec);
+    this.notify(id);
+  }
+
+  async remove(ref: string, opts: { force?: boolean; timeout?: number } = {}): Promise<string> {
+    const { id } = this.lookup(ref);
+    await this.locked(id, async () => {
+      const rec = this.fresh(id);
+      if (!rec) return;
+      if (isRunning(rec.state.status)) {
+        if (!opts.force) {
+          throw new EngineError('conflict', `cannot remove container ${id} as it is ${rec.state.status} - running or paused containers cannot be removed without force: container state improper`, undefined, 'container state improper');
+        }
+        await this.stopLocked(rec, opts.timeout ?? 0);
+      } else if (rec.state.status === 'initialized') {
+        await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 200 }).catch(() => {});
+      }
+      await this.removeLocked(this.fresh(id) ?? rec);
+    });
+    return id;
+  }
+
+  /** Exit code a removed container had (for wait(removed)), when this process removed it. */
+  removedExitCode(id: string): number | undefined {
+    return this.removedExit.get(id);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Service: exit watching and reconciliation
+
+  /**
+   * Called once in the service: settles containers whose state is stale (exited, or left
+   * half-done, while no service ran), then watches conmon's exit files.
+   */
+  async serve(): Promise<void> {
+    await this.reconcile();
+    try {
+      this.watcher = watch(this.layout.exitDir, { persistent: false }, (_ev, name) => {
+        if (name) this.onExitFile(String(name));
+      });
+      this.watcher.on('error', () => {});
+    } catch (err) {
+      this.warn(`cannot watch ${this.layout.exitDir}: ${(err as Error).message}`);
+    }
+    // A safety net for missed watch events.
+    const poll = setInterval(() => void this.scanExits(), 2000);
+    poll.unref();
+    this.pollTimer = poll;
+    await fsp.writeFile(this.layout.servicePidFile, `${process.pid}\n`);
+    // Exits that happened between reconcile and the watch.
+    await this.scanExits();
+  }
+
+  private pollTimer?: NodeJS.Timeout;
+
+  private onExitFile(name: string): void {
+    if (this.closed || !/^[0-9a-f]{64}$/.test(name)) return;
+    const rec = this.fresh(name);
+    if (!rec || !isActive(rec.state.status)) return;
+    void this.locked(name, () => this.reapLocked(name)).catch((err: unknown) => this.warn(`handling the exit of ${name}: ${(err as Error).message}`));
+  }
+
+  private async scanExits(): Promise<void> {
+    if (this.closed) return;
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.layout.exitDir);
+    } catch {
+      return;
+    }
+    for (const n of names) this.onExitFile(n);
+  }
+
+  private async reconcile(): Promise<void> {
+    this.store.refresh(true);
+    const known = new Set<string>();
+    for (const rec of this.store.list()) {
+      known.add(rec.id);
+      await this.locked(rec.id, async () => {
+        const cur = this.fresh(rec.id);
+        if (!cur) return;
+        if (isActive(cur.state.status) || cur.state.status === 'removing' || (cur.state.cleanupPid && !pidAlive(cur.state.cleanupPid))) {
+          await this.reapLocked(cur.id);
+        }
+        const after = this.fresh(rec.id);
+        if (after && !isActive(after.state.status) && after.state.userMounts === 0 && (await isMountPoint(this.layout.merged(after.id)))) {
+          await this.releaseRootfs(after.id, false);
+        }
+      }).catch((err: unknown) => this.warn(`settling container ${rec.id}: ${(err as Error).message}`));
+    }
+    // Leftovers of creates and removes that were cut short: directories and runc state without a row.
+    try {
+      for (const name of await fsp.readdir(this.layout.containersDir)) {
+        if (!/^[0-9a-f]{64}$/.test(name) || known.has(name)) continue;
+        await unmountRootfs(this.layout, name).catch(() => {});
+        await fsp.rm(this.layout.dir(name), { recursive: true, force: true });
+      }
+      for (const st of await this.runc.list().catch(() => [])) {
+        if (known.has(st.id)) continue;
+        await this.rt.cleanup(st.id, { bundle: this.layout.bundle(st.id), conmonGraceMs: 0 }).catch(() => {});
+      }
+    } catch (err) {
+      this.warn(`removing leftovers: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.service) await fsp.rm(this.layout.servicePidFile, { force: true }).catch(() => {});
+    this.watcher?.close();
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.store.close();
+  }
+}
