@@ -4,6 +4,7 @@ import type { EngineEvent, EventQuery } from './events/types.js';
 import type { ImagesEngine } from './images/api.js';
 import type { RegistryEngine } from './registry/types.js';
 import type { HostInfo, VersionReport } from './system/types.js';
+import type { VolumesEngine } from './volumes/api.js';
 
 export type { EngineEvent, EventQuery } from './events/types.js';
 export type { HostInfo, VersionReport } from './system/types.js';
@@ -25,7 +26,7 @@ export interface EventsEngine {
   eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano' | 'attributes'> & { attributes?: Record<string, string>; timeNano?: bigint }): Promise<void>;
 }
 
-export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine {
+export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine {
   /** Fills caches of facts that do not change while the service runs (called after listen). */
   warm(): Promise<void>;
   /** Releases what the engine holds (database handles, watchers). */

@@ -10,6 +10,7 @@ import { compileFilters } from './events/filters.js';
 import { openImageDomain } from './images/domain.js';
 import { openRegistryDomain } from './registry/domain.js';
 import { HostFacts } from './system/host-info.js';
+import { openVolumeDomain } from './volumes/index.js';
 
 export interface LocalEngineOptions {
   root: string;
@@ -36,6 +37,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   const domains: Array<{ counts?(): Promise<DomainCounts>; close?(): Promise<void> }> = [];
   void ctx;
   const images = await openImageDomain(ctx); domains.push(images);
+  const volumes = openVolumeDomain(ctx); domains.push(volumes);
   const registry = await openRegistryDomain(ctx, images.store); domains.push(registry);
 
   async function counts() {
@@ -57,6 +59,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
 
   return {
     ...images.engine,
+    ...volumes.engine,
     ...registry.engine,
     async systemInfo(): Promise<HostInfo> {
       return host.info(await counts());

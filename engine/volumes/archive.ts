@@ -1,0 +1,157 @@
+// Volume export and import as tar.
+//
+// Export walks the volume (never following symlinks) and writes a ustar/PAX stream: directories,
+// regular files (hardlinks as links to the first name), symlinks, device nodes and fifos, with
+// numeric owners, modes, mtimes and xattrs (read in one `getfattr -R` run, Debian package `attr`,
+// when it is installed). Sockets are skipped, as tar does. The volume root itself is not an entry.
+//
+// Import is the storage domain's safe unpacker (engine/storage/layer-unpack.ts): absolute paths,
+// `..`, writes through symlinks and hardlinks out of the volume are refused before anything is
+// written for that entry, and files are created without following a symlink at their name.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EngineError } from '../errors.js';
+import { unpackLayer } from '../storage/layer-unpack.js';
+import { encodeTarHeader, TAR_END, tarPadding, type TarWriteHeader } from '../storage/tar-writer.js';
+
+const CHUNK = 1 << 20;
+
+/** getfattr's octal escapes (\012, \\) back to bytes. */
+function unescapeName(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 4), 8));
+      i += 3;
+    } else if (s[i] === '\\' && s[i + 1] === '\\') {
+      bytes.push(0x5c);
+      i += 1;
+    } else {
+      bytes.push(...Buffer.from(s[i]!, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Every xattr under `root` (relative path -> name -> value); empty when getfattr is missing. */
+async function readXattrs(root: string): Promise<Map<string, Map<string, Buffer>>> {
+  const out = new Map<string, Map<string, Buffer>>();
+  const text = await new Promise<string>((resolve) => {
+    const child = spawn('getfattr', ['-R', '-d', '-h', '-P', '-m', '-', '-e', 'hex', '--absolute-names', '--', root], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', () => resolve(''));
+    // getfattr exits 1 when some file had no readable attributes: what it printed still counts.
+    child.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+  let current: Map<string, Buffer> | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# file: ')) {
+      const abs = unescapeName(line.slice(8));
+      const rel = path.relative(root, abs);
+      current = new Map();
+      out.set(rel, current);
+    } else if (current && line.includes('=0x')) {
+      const eq = line.indexOf('=0x');
+      current.set(line.slice(0, eq), Buffer.from(line.slice(eq + 3), 'hex'));
+    }
+  }
+  return out;
+}
+
+const major = (dev: number) => Number((BigInt(dev) >> 8n) & 0xfffn) | Number((BigInt(dev) >> 32n) & ~0xfffn);
+const minor = (dev: number) => Number(BigInt(dev) & 0xffn) | Number((BigInt(dev) >> 12n) & 0xfff00n);
+
+/** The content of `root` as an uncompressed tar stream. */
+export async function* tarDirectory(root: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const xattrs = await readXattrs(root);
+  const links = new Map<string, string>();
+
+  async function* entry(rel: string, st: fs.Stats): AsyncGenerator<Buffer> {
+    signal?.throwIfAborted();
+    const abs = path.join(root, rel);
+    const base: TarWriteHeader = {
+      name: rel,
+      type: 'file',
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      mtime: Math.floor(st.mtimeMs) / 1000,
+      xattrs: xattrs.get(rel),
+    };
+    if (st.isDirectory()) {
+      yield encodeTarHeader({ ...base, name: rel + '/', type: 'directory' });
+      const names = (await fs.promises.readdir(abs)).sort();
+      for (const name of names) {
+        const child = path.posix.join(rel, name);
+        let cst: fs.Stats;
+        try {
+          cst = await fs.promises.lstat(path.join(root, child));
+        } catch {
+          continue; // removed while exporting
+        }
+        yield* entry(child, cst);
+      }
+    } else if (st.isSymbolicLink()) {
+      yield encodeTarHeader({ ...base, type: 'symlink', linkname: await fs.promises.readlink(abs) });
+    } else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? links.get(key) : undefined;
+      if (first !== undefined) {
+        yield encodeTarHeader({ ...base, type: 'hardlink', linkname: first });
+        return;
+      }
+      if (st.nlink > 1) links.set(key, rel);
+      yield encodeTarHeader({ ...base, size: st.size });
+      // Exactly st.size bytes: a file that shrinks meanwhile is padded, one that grows is cut.
+      const fh = await fs.promises.open(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        let left = st.size;
+        while (left > 0) {
+          signal?.throwIfAborted();
+          const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) {
+            yield Buffer.alloc(left);
+            break;
+          }
+          left -= bytesRead;
+          yield buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await fh.close();
+      }
+      yield tarPadding(st.size);
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      yield encodeTarHeader({ ...base, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major(st.rdev), devminor: minor(st.rdev) });
+    } else if (st.isFIFO()) {
+      yield encodeTarHeader({ ...base, type: 'fifo' });
+    }
+    // sockets: skipped
+  }
+
+  const names = (await fs.promises.readdir(root)).sort();
+  for (const name of names) {
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.lstat(path.join(root, name));
+    } catch {
+      continue;
+    }
+    yield* entry(name, st);
+  }
+  yield TAR_END;
+}
+
+/** Unpacks a tar into `target` safely; a refused entry stops the import (entries before it stay). */
+export async function untarInto(target: string, input: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<void> {
+  try {
+    await unpackLayer(input, target, { signal });
+  } catch (e) {
+    if (e instanceof EngineError && e.kind === 'invalid-argument') {
+      throw new EngineError('invalid-argument', e.message.replace(/^refusing layer: /, 'refusing tar entry: '), e);
+    }
+    throw e;
+  }
+}
