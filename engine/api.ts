@@ -2,6 +2,7 @@
 // reports out; streams are async iterables. Nothing here knows about HTTP.
 import type { EngineEvent, EventQuery } from './events/types.js';
 import type { ImagesEngine } from './images/api.js';
+import type { NetworksEngine } from './networks/types.js';
 import type { RegistryEngine } from './registry/types.js';
 import type { HostInfo, VersionReport } from './system/types.js';
 import type { VolumesEngine } from './volumes/api.js';
@@ -26,7 +27,7 @@ export interface EventsEngine {
   eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano' | 'attributes'> & { attributes?: Record<string, string>; timeNano?: bigint }): Promise<void>;
 }
 
-export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine {
+export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine, NetworksEngine {
   /** Fills caches of facts that do not change while the service runs (called after listen). */
   warm(): Promise<void>;
   /** Releases what the engine holds (database handles, watchers). */

@@ -8,6 +8,7 @@ import type { DomainCounts, EngineContext } from './context.js';
 import { EventLog, type EventInput } from './events/event-log.js';
 import { compileFilters } from './events/filters.js';
 import { openImageDomain } from './images/domain.js';
+import { openNetworkDomain } from './networks/index.js';
 import { openRegistryDomain } from './registry/domain.js';
 import { HostFacts } from './system/host-info.js';
 import { openVolumeDomain } from './volumes/index.js';
@@ -37,6 +38,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   const domains: Array<{ counts?(): Promise<DomainCounts>; close?(): Promise<void> }> = [];
   void ctx;
   const images = await openImageDomain(ctx); domains.push(images);
+  const network = openNetworkDomain(ctx);
   const volumes = openVolumeDomain(ctx); domains.push(volumes);
   const registry = await openRegistryDomain(ctx, images.store); domains.push(registry);
 
@@ -59,6 +61,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
 
   return {
     ...images.engine,
+    ...network.engine,
     ...volumes.engine,
     ...registry.engine,
     async systemInfo(): Promise<HostInfo> {
