@@ -233,7 +233,7 @@ export function prefixMatches(prefix: string, name: string): boolean {
 /** The [[registry]] entry for a reference (longest matching prefix; exact prefixes before wildcards). */
 export function findRegistry(conf: RegistriesConf, name: string): RegistryEntry | undefined {
   let best: RegistryEntry | undefined;
-  let bestLen = -1;
+  let bestLen = -Infinity;
   for (const r of conf.registries) {
     if (!prefixMatches(r.prefix, name)) continue;
     // A wildcard matches less specifically than any exact prefix.
