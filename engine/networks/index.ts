@@ -26,9 +26,8 @@
 //     name,                        // container name: aardvark-dns answers it on DNS networks
 //     mode,                        // 'bridge' | 'none' | 'host' | {container: id} | {ns: path}
 //     networks: { 'mynet': { aliases: ['web'], staticIPs: ['10.89.0.5'], staticMac, interfaceName } },
-//                                  // bridge: by name/ID; {} or absent = the default network
-//                                  //   ("bridge"/"default" are NOT resolved here: map them to
-//                                  //   networks.defaultNetworkName, or use resolveNetwork(ref))
+//                                  // bridge: by name/ID; {} or absent = the default network,
+//                                  //   also named "bridge" or "default" here (Docker bodies)
 //     portMappings,                // PortRequest[]: portRequestsFromDocker(HostConfig.PortBindings)
 //     publishAll, exposedPorts,    // -P: every exposed port ("80/tcp") on a free host port
 //     dnsServers,                  // --dns: upstreams aardvark-dns uses for this container

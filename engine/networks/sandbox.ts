@@ -138,7 +138,7 @@ export class Sandboxes {
     const used = new Set(wanted.map(([, r]) => r.interfaceName).filter((n): n is string => !!n));
     let next = 0;
     for (const [ref, req] of wanted) {
-      const network = ref === this.d.registry.defaultName ? await this.d.registry.ensureDefault() : await this.d.store.get(ref);
+      const network = [this.d.registry.defaultName, 'bridge', 'default'].includes(ref) ? await this.d.registry.ensureDefault() : await this.d.store.get(ref);
       if (rec.networks[network.name]) throw new EngineError('invalid-argument', `network ${network.name} is given twice`);
       let ifname = req.interfaceName;
       while (!ifname) {

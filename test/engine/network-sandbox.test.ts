@@ -6,7 +6,8 @@
 // two instances with different roots side by side, and after each: no namespace, veth, bridge,
 // firewall rule or aardvark-dns entry left. Traffic stays on loopback and inside the namespaces.
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { EngineError } from '../../engine/errors.js';
@@ -159,6 +160,68 @@ describe('networks engine: container namespaces with netavark', function () {
     expect(await leftovers(needles, [ctx.runroot])).to.deep.equal([]);
     const apps = await net.store.get('apps');
     expect(existsSync(join(ctx.runroot, 'networks', 'aardvark-dns', apps.id))).to.equal(false);
+  });
+
+  it('publishes UDP ports and -P ports (free host ports for the exposed ones)', async () => {
+    const id = newId();
+    const r = await net.setupContainerNetwork({
+      containerId: id,
+      name: 'udp',
+      mode: 'bridge',
+      portMappings: [{ containerPort: 5353, protocol: 'udp', hostIP: '127.0.0.1', hostPort: 0 }],
+      publishAll: true,
+      exposedPorts: ['80/tcp', '5353/udp'],
+    });
+    try {
+      expect(r.ports.map((p) => `${p.containerPort}/${p.protocol}`)).to.deep.equal(['5353/udp', '80/tcp']);
+      const udp = r.ports[0]!;
+      expect(udp.hostIP).to.equal('127.0.0.1');
+      const got = join(ctx.dir, 'udp.out');
+      // Debian's busybox nc has no -u: a small Node UDP server in the namespace instead.
+      const script = `require('dgram').createSocket('udp4').on('message', (m) => require('fs').appendFileSync(${JSON.stringify(got)}, m)).bind(5353)`;
+      writeFileSync(got, '');
+      const server = spawnInNetns(r.netnsPath, [process.execPath, '-e', script]);
+      try {
+        const sock = createSocket('udp4');
+        await retry(async () => {
+          await new Promise<void>((res, rej) => sock.send('ping-udp\n', udp.hostPort, '127.0.0.1', (e) => (e ? rej(e) : res())));
+          await new Promise((res) => setTimeout(res, 50));
+          if (!readFileSync(got, 'utf8').includes('ping-udp')) throw new Error('not received yet');
+        });
+        sock.close();
+      } finally {
+        server.kill('SIGKILL');
+      }
+    } finally {
+      await net.teardownContainerNetwork(id);
+    }
+    expect(await leftovers([r.status.podman!.addresses[0]!.address, id])).to.deep.equal([]);
+  });
+
+  it('a netavark failure halfway through setup leaves nothing, and a retry works', async () => {
+    // A netavark that does the setup, then fails: as if it died after creating the interfaces.
+    const bin = join(ctx.dir, 'failing-bin');
+    mkdirSync(bin, { recursive: true });
+    const marker = join(bin, 'fail-once');
+    writeFileSync(marker, '');
+    writeFileSync(
+      join(bin, 'netavark'),
+      `#!/bin/sh\nout=$(/usr/lib/podman/netavark "$@") || { echo "$out"; exit 1; }\nif [ -e ${marker} ]; then rm ${marker}; echo '{"error":"injected failure"}'; exit 1; fi\necho "$out"\n`,
+      { mode: 0o755 },
+    );
+    const failing = createNetworksDomain({ ...ctx, conf: { ...ctx.conf, engine: { helperBinariesDir: [bin, '/usr/lib/podman'] } } });
+    const id = newId();
+    const opts = { containerId: id, name: 'flaky', mode: 'bridge' as const, networks: { apps: { aliases: ['flaky-alias'] } }, portMappings: [{ containerPort: 80, protocol: 'tcp' as const, hostIP: '', hostPort: 0 }] };
+    const err = await failing.setupContainerNetwork(opts).catch((e: EngineError) => e);
+    expect(err).to.be.instanceOf(EngineError).with.property('message').that.contains('injected failure');
+    expect(existsSync(join(ctx.runroot, 'netns', id))).to.equal(false);
+    expect(await leftovers([id], [join(ctx.runroot, 'netns')])).to.deep.equal([]);
+    const apps = await net.store.get('apps');
+    expect(await vethsOnBridge(apps.network_interface)).to.deep.equal([]);
+    const ok = await failing.setupContainerNetwork(opts);
+    expect(ok.status.apps!.addresses).to.have.length(1);
+    await failing.teardownContainerNetwork(id);
+    expect(await leftovers([id, ok.status.apps!.addresses[0]!.address, apps.network_interface], [join(ctx.runroot, 'netns')])).to.deep.equal([]);
   });
 
   it('none, host, container and ns modes', async () => {
