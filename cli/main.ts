@@ -1,5 +1,4 @@
 // tspod's command line.
-import { loadContainersConf } from '../engine/config/containers-conf.js';
 import { DOCKER_API_VERSION, LIBPOD_API_VERSION } from '../server/api-version.js';
 import { describeEndpoint, ListenError, parseUri, socketActivation, type Endpoint } from '../server/listeners.js';
 import { createLogger } from '../server/logger.js';
@@ -13,24 +12,24 @@ async function serve(cmd: Extract<Command, { kind: 'service' }>): Promise<number
   const activated = socketActivation();
   const endpoint: Endpoint = activated ?? (cmd.uri ? parseUri(cmd.uri) : { kind: 'unix', path: d.socketPath, isDefault: true });
   if (activated && cmd.uri) logger.info(`socket activation: ignoring ${cmd.uri}`);
-  const conf = loadContainersConf({ rootless: d.rootless });
-  const idleSeconds = cmd.time ?? conf.engine.serviceTimeout ?? 5;
   return runService({
     endpoint,
     logger,
     cors: cmd.cors,
-    idleSeconds,
     serverName: `Libpod/${LIBPOD_API_VERSION} (linux)`,
-    // Loaded after the socket listens: the engine's modules are not on the start path.
+    // Loaded after the socket listens: configuration and engine are not on the start path.
     createEngine: async () => {
-      const { createLocalEngine } = await import('../engine/local-engine.js');
-      return createLocalEngine({
+      const [{ loadContainersConf }, { createLocalEngine }] = await Promise.all([import('../engine/config/containers-conf.js'), import('../engine/local-engine.js')]);
+      const conf = loadContainersConf({ rootless: d.rootless });
+      const idleSeconds = cmd.time ?? conf.engine.serviceTimeout ?? 5;
+      const engine = await createLocalEngine({
         root: cmd.global.root ?? d.root,
         runroot: cmd.global.runroot ?? d.runroot,
         rootless: d.rootless,
         conf,
         remoteSocket: endpoint.kind === 'fd' ? undefined : describeEndpoint(endpoint),
       });
+      return { engine, idleSeconds };
     },
   });
 }

@@ -21,8 +21,14 @@ export class ConnectionTracker {
   private readonly busy = new Map<Socket, number>();
   private drained: (() => void) | undefined;
 
-  /** @param idleMs 0 = never exit for idleness. */
-  constructor(private readonly idleMs: number, private readonly onIdle: () => void) {}
+  /** @param idleMs 0 = never exit for idleness; undefined = not known yet (see setIdleTimeout). */
+  constructor(private idleMs: number | undefined, private readonly onIdle: () => void) {}
+
+  /** Sets the idle timeout once it is known (it comes from containers.conf, read after listen). */
+  setIdleTimeout(ms: number): void {
+    this.idleMs = ms;
+    this.arm();
+  }
 
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => {
@@ -76,7 +82,7 @@ export class ConnectionTracker {
   }
 
   private arm(): void {
-    if (this.idleMs <= 0 || this.active > 0) return;
+    if (this.idleMs === undefined || this.idleMs <= 0 || this.active > 0 || this.timer) return;
     this.timer = setTimeout(() => this.onIdle(), this.idleMs);
   }
 

@@ -16,11 +16,12 @@ export interface ServiceOptions {
   endpoint: Endpoint;
   logger: Logger;
   cors: string;
-  /** Seconds of inactivity before exiting; 0 = never. */
-  idleSeconds: number;
   serverName: string;
-  /** Creates the engine; called once the socket accepts connections. */
-  createEngine: () => Promise<Engine>;
+  /**
+   * Reads the configuration and creates the engine; called once the socket accepts
+   * connections, so none of it is on the start path. Gives the idle timeout (0 = never).
+   */
+  createEngine: () => Promise<{ engine: Engine; idleSeconds: number }>;
 }
 
 // How long SIGTERM waits for requests in flight before cutting them.
@@ -54,7 +55,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
   let stopping = false;
-  const tracker = new ConnectionTracker(opts.idleSeconds * 1000, () => void stop('idle', 0, 0));
+  const tracker = new ConnectionTracker(undefined, () => void stop('idle', 0, 0));
   if (logger.enabled('info')) attachAccessLog(server, logger);
 
   async function stop(reason: string, graceMs: number, code: number): Promise<void> {
@@ -85,8 +86,9 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   logger.info(`API service listening on ${describeEndpoint(endpoint)}`);
 
   apiReady = (async () => {
-    const [{ createApp }, { preloadValidators }, created] = await Promise.all([import('./app.js'), import('./validation.js'), opts.createEngine()]);
+    const [{ createApp }, { preloadValidators }, { engine: created, idleSeconds }] = await Promise.all([import('./app.js'), import('./validation.js'), opts.createEngine()]);
     engine = created;
+    tracker.setIdleTimeout(idleSeconds * 1000);
     api = createApp({ engine, cors: opts.cors, serverName: opts.serverName, logger }).callback();
     // Background work that must not delay the first answers: validators, then host facts
     // (whose tool probes fork processes).
