@@ -224,6 +224,26 @@ describe('networks engine: container namespaces with netavark', function () {
     expect(await leftovers([id, ok.status.apps!.addresses[0]!.address, apps.network_interface], [join(ctx.runroot, 'netns')])).to.deep.equal([]);
   });
 
+  it('dual-stack networks: an IPv4 and an IPv6 address each, static IPv6, names answered for both', async () => {
+    const { network } = await net.networkCreate({ name: 'dual', ipv6: true, dnsEnabled: true });
+    const v6net = network.subnets.find((s) => s.subnet.includes(':'))!;
+    const ids = [newId(), newId()];
+    const wanted = v6net.subnet.replace('::/64', '::99');
+    try {
+      const a = await net.setupContainerNetwork({ containerId: ids[0]!, name: 'six-a', mode: 'bridge', networks: { dual: {} } });
+      const b = await net.setupContainerNetwork({ containerId: ids[1]!, name: 'six-b', mode: 'bridge', networks: { dual: { staticIPs: [wanted] } } });
+      expect(a.status.dual!.addresses.map((x) => x.family)).to.deep.equal([4, 6]);
+      expect(b.status.dual!.addresses[1]!.address).to.equal(wanted);
+      const a6 = a.status.dual!.addresses[1]!.address;
+      await retry(() => inNetns(b.netnsPath, [BUSYBOX, 'ping', '-6', '-c', '1', '-W', '2', a6]), 30);
+      expect(await retry(() => inNetns(b.netnsPath, [BUSYBOX, 'nslookup', 'six-a', network.subnets[0]!.gateway!]))).to.contain(a6);
+    } finally {
+      for (const id of ids) await net.teardownContainerNetwork(id);
+    }
+    expect(await leftovers([...ids, chainHash(network.id), network.network_interface, v6net.subnet.replace('::/64', '::')])).to.deep.equal([]);
+    await net.networkRemove('dual');
+  });
+
   it('none, host, container and ns modes', async () => {
     const n = await net.setupContainerNetwork({ containerId: alpha.id, name: 'alpha', mode: 'none' });
     expect(await inNetns(n.netnsPath, ['ip', '-br', 'link'])).to.match(/^lo\s+UNKNOWN/).and.not.contain('eth0');
