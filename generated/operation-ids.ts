@@ -218,6 +218,8 @@ export const libpodOperationIds = [
   "VolumeCreateLibpod",
   "VolumeDeleteLibpod",
   "VolumeExistsLibpod",
+  "VolumeExportLibpod",
+  "VolumeImportLibpod",
   "VolumeInspectLibpod",
   "VolumeListLibpod",
   "VolumePruneLibpod",
