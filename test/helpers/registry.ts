@@ -4,9 +4,9 @@
 // makes with openssl. Stopped and removed by stop(); kill() stops it at once (SIGKILL) and
 // restart() brings it back on the same port and storage.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createHash, createPrivateKey, randomBytes, sign as cryptoSign, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ export const REGISTRY_BIN = '/usr/bin/docker-registry';
 export interface RegistryOptions {
   /** htpasswd users: name → password. */
   users?: Record<string, string>;
+  /** Token auth: a token server (TestTokenServer) on its own port issues JWTs for these users. */
+  tokenUsers?: Record<string, string>;
   /** Serve HTTPS with a certificate from a fresh test CA. */
   tls?: boolean;
 }
@@ -74,6 +76,7 @@ export class TestRegistry {
   proc?: ChildProcess;
   log = '';
   certs?: ReturnType<typeof makeCertificates>;
+  tokenServer?: TestTokenServer;
 
   private constructor(readonly opts: RegistryOptions) {
     this.dir = mkdtempSync(join(tmpdir(), 'tspod-registry-'));
@@ -92,6 +95,7 @@ export class TestRegistry {
     ensureRegistryBinary();
     const r = new TestRegistry(opts);
     r.port = await freePort();
+    if (opts.tokenUsers) r.tokenServer = await TestTokenServer.start(join(r.dir, 'token'), opts.tokenUsers);
     r.writeConfig();
     await r.launch();
     return r;
@@ -124,6 +128,10 @@ export class TestRegistry {
       const htpasswd = join(this.dir, 'htpasswd');
       writeFileSync(htpasswd, Object.entries(this.opts.users).map(([u, p]) => `${u}:${bcrypt(p)}`).join('\n') + '\n');
       lines.push('auth:', '  htpasswd:', '    realm: tspod-test', `    path: ${htpasswd}`);
+    }
+    if (this.tokenServer) {
+      const t = this.tokenServer;
+      lines.push('auth:', '  token:', `    realm: ${t.realm}`, `    service: ${t.service}`, `    issuer: ${t.issuer}`, `    rootcertbundle: ${t.certFile}`);
     }
     writeFileSync(join(this.dir, 'config.yml'), lines.join('\n') + '\n');
   }
@@ -173,6 +181,7 @@ export class TestRegistry {
 
   async stop(): Promise<void> {
     await this.kill();
+    await this.tokenServer?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -361,6 +370,74 @@ export class ThrottledRelay {
 
   async stop(): Promise<void> {
     this.cut();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+/**
+ * A token server for docker-registry's token auth: GET /token?service=&scope=... with basic
+ * credentials answers a JWT (ES256, the signing certificate in the x5c header, which the
+ * registry trusts through its rootcertbundle) granting the scopes asked for to known users;
+ * anonymous or wrong credentials get 401.
+ */
+export class TestTokenServer {
+  readonly service = 'tspod-test-registry';
+  readonly issuer = 'tspod-test-issuer';
+  readonly certFile: string;
+  private readonly keyFile: string;
+  private readonly server = createHttpServer();
+  port = 0;
+  /** Scopes of every token issued, in order. */
+  readonly issued: string[][] = [];
+
+  private constructor(dir: string, private readonly users: Record<string, string>) {
+    mkdirSync(dir, { recursive: true });
+    this.certFile = join(dir, 'token.crt');
+    this.keyFile = join(dir, 'token.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', this.keyFile, '-out', this.certFile, '-days', '2', '-subj', '/CN=tspod test token signer'], { stdio: 'ignore' });
+  }
+
+  get realm(): string {
+    return `http://127.0.0.1:${this.port}/token`;
+  }
+
+  static async start(dir: string, users: Record<string, string>): Promise<TestTokenServer> {
+    const t = new TestTokenServer(dir, users);
+    const key = createPrivateKey(readFileSync(t.keyFile));
+    const der = new X509Certificate(readFileSync(t.certFile)).raw.toString('base64');
+    t.server.on('request', (req, res) => {
+      const url = new URL(req.url ?? '/', t.realm);
+      const auth = req.headers.authorization ?? '';
+      const plain = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+      const i = plain.indexOf(':');
+      const user = i > 0 ? plain.slice(0, i) : '';
+      if (url.pathname !== '/token' || !user || t.users[user] !== plain.slice(i + 1)) {
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ details: 'invalid credentials' }));
+        return;
+      }
+      const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+      t.issued.push(scopes);
+      const access = scopes.map((s) => {
+        const parts = s.split(':');
+        const actions = parts.pop()!.split(',');
+        const type = parts.shift()!;
+        return { type, name: parts.join(':'), actions: type === 'registry' ? ['*'] : actions };
+      });
+      const now = Math.floor(Date.now() / 1000);
+      const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const head = b64({ typ: 'JWT', alg: 'ES256', x5c: [der] });
+      const body = b64({ iss: t.issuer, sub: user, aud: t.service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access });
+      const sig = cryptoSign('sha256', Buffer.from(`${head}.${body}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ token: `${head}.${body}.${sig}`, expires_in: 300, issued_at: new Date().toISOString() }));
+    });
+    await new Promise<void>((r) => t.server.listen(0, '127.0.0.1', () => r()));
+    t.port = (t.server.address() as { port: number }).port;
+    return t;
+  }
+
+  async stop(): Promise<void> {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }

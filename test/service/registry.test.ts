@@ -511,3 +511,49 @@ describe('registry: registries.conf (short names, aliases, mirrors, blocked)', f
     expect(msg).to.contain('blocked');
   });
 });
+
+describe('registry: token auth (Bearer realm/service/scope)', function () {
+  this.timeout(120_000);
+  let reg: TestRegistry;
+  let svc: TestService;
+  let id: string;
+  const carol = { username: 'carol', password: 'tokenpass' };
+
+  before(async () => {
+    reg = await TestRegistry.start({ tokenUsers: { carol: carol.password } });
+    svc = await TestService.start();
+    id = (await loadBusyboxImage(svc, { extraLayers: true })).id;
+  });
+  after(async () => {
+    await svc?.stop();
+    await svc?.cleanup();
+    await reg?.stop();
+  });
+
+  it('POST /auth gets a token with the credentials, or 401', async () => {
+    const ok = await svc.request('POST', `${V}/auth`, { body: { ...carol, serveraddress: reg.host } });
+    expect(ok.status, ok.text).to.equal(200);
+    const bad = await svc.request('POST', `${V}/auth`, { body: { username: 'carol', password: 'x', serveraddress: reg.host } });
+    expect(bad.status, bad.text).to.equal(401);
+  });
+
+  it('pushes and pulls with tokens for the scopes needed, cached between requests', async () => {
+    const dest = `${reg.host}/tok/busybox:1`;
+    const p = await svc.request('POST', `${L}/images/localhost%2Fbusybox:latest/push?destination=${encodeURIComponent(dest)}&tlsVerify=false`, { headers: authHeader(carol) });
+    expect(lines(p).filter((x) => x.error), p.text).to.deep.equal([]);
+    expect(reg.tokenServer!.issued.some((s) => s.includes('repository:tok/busybox:pull,push'))).to.equal(true);
+    await svc.request('DELETE', `${V}/images/${id}?force=true`);
+    const before = reg.tokenServer!.issued.length;
+    const r = await svc.request('POST', `${V}/images/create?fromImage=${reg.host}/tok/busybox&tag=1`, { headers: authHeader(carol) });
+    expect(lines(r).filter((x) => x.error), r.text).to.deep.equal([]);
+    expect(await imageIds(svc)).to.include(id);
+    // One token for the pull scope served the manifest, config and both layers.
+    expect(reg.tokenServer!.issued.length - before).to.equal(1);
+    expect(reg.tokenServer!.issued.at(-1)).to.deep.equal(['repository:tok/busybox:pull']);
+    const anon = await svc.request('POST', `${V}/images/create?fromImage=${reg.host}/tok/busybox&tag=1`);
+    expect(anon.status).to.equal(401);
+    const s = await svc.request('GET', `${V}/images/search?term=${reg.host}/tok`, { headers: authHeader(carol) });
+    expect(s.status, s.text).to.equal(200);
+    expect(s.json().map((x: { name: string }) => x.name)).to.deep.equal([`${reg.host}/tok/busybox`]);
+  });
+});
