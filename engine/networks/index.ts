@@ -53,6 +53,9 @@
 //   NetworkAttachment; disconnectContainerNetwork(id, network); containerNetworkStatus(id) ->
 //   the report above (undefined when not set up), for inspect of a running container.
 // At create: resolveNetwork(ref) (not-found for an unknown network) to fail early.
+// Pure helpers: networksFromDocker(HostConfig.NetworkMode, NetworkingConfig.EndpointsConfig) and
+//   networksFromLibpod(netns, Networks) -> {mode, networks} for setupContainerNetwork;
+//   handlers/convert/networks.ts toDockerEndpoint(attachment, id) -> NetworkSettings.Networks[x].
 // ==========================================================================
 import type { EngineContext } from '../context.js';
 import { NetworksDomain, type NetworksDomainOptions } from './domain.js';
@@ -60,6 +63,7 @@ import type { NetworksEngine } from './types.js';
 
 export { NetworksDomain } from './domain.js';
 export { portRequestsFromDocker, toDockerPorts, parsePortKey } from './ports.js';
+export { networksFromDocker, networksFromLibpod } from './requests.js';
 export type * from './types.js';
 
 export function createNetworksDomain(ctx: EngineContext, opts?: NetworksDomainOptions): NetworksDomain {

@@ -1,6 +1,6 @@
 // Network reports -> the Docker and Libpod answer shapes; API create bodies -> create options.
 import { createHash } from 'node:crypto';
-import type { NetworkCreateOptions, NetworkInspectReport } from '../../engine/networks/types.js';
+import type { NetworkAttachment, NetworkCreateOptions, NetworkInspectReport } from '../../engine/networks/types.js';
 
 const endpointId = (containerId: string, networkId: string) => createHash('sha256').update(`${containerId}/${networkId}`).digest('hex');
 
@@ -42,6 +42,33 @@ export function toDockerNetwork(r: NetworkInspectReport) {
     Containers: containers,
     Options: { ...n.options },
     Labels: { ...n.labels },
+  };
+}
+
+/**
+ * One entry of a container's NetworkSettings.Networks (Docker EndpointSettings) from its
+ * attachment (networks.containerNetworkStatus(id).status[name]); the default network's key is
+ * "bridge" on the compat API.
+ */
+export function toDockerEndpoint(a: NetworkAttachment, containerId: string) {
+  const v4 = a.addresses.find((x) => x.family === 4);
+  const v6 = a.addresses.find((x) => x.family === 6);
+  const s4 = a.staticIPs.find((ip) => !ip.includes(':'));
+  const s6 = a.staticIPs.find((ip) => ip.includes(':'));
+  return {
+    IPAMConfig: s4 || s6 ? { ...(s4 ? { IPv4Address: s4 } : {}), ...(s6 ? { IPv6Address: s6 } : {}) } : null,
+    Links: null,
+    Aliases: [...a.aliases],
+    NetworkID: a.networkId,
+    EndpointID: endpointId(containerId, a.networkId),
+    Gateway: v4?.gateway ?? '',
+    IPAddress: v4?.address ?? '',
+    IPPrefixLen: v4?.prefixLength ?? 0,
+    IPv6Gateway: v6?.gateway ?? '',
+    GlobalIPv6Address: v6?.address ?? '',
+    GlobalIPv6PrefixLen: v6?.prefixLength ?? 0,
+    MacAddress: a.macAddress,
+    DriverOpts: null,
   };
 }
 

@@ -5,6 +5,8 @@ import { buildNetwork, type BuildContext } from '../../engine/networks/create.js
 import { compileNetworkFilters } from '../../engine/networks/filters.js';
 import { enclosingCidr, formatAddr, formatCidr, hostRange, normalizeAddr, normalizeMac, nthSubnet, overlaps, parseAddr, parseCidr } from '../../engine/networks/ip.js';
 import { parsePortKey, portRequestsFromDocker, toDockerPorts } from '../../engine/networks/ports.js';
+import { networksFromDocker, networksFromLibpod } from '../../engine/networks/requests.js';
+import { toDockerEndpoint } from '../../handlers/convert/networks.js';
 import type { NetworkConfig } from '../../engine/networks/types.js';
 import { EngineError } from '../../engine/errors.js';
 
@@ -140,5 +142,44 @@ describe('networks: definitions from create options', () => {
     bad({ name: 'a', networkInterface: 'tspod1' });
     bad({ name: 'a', networkInterface: 'tspod0' });
     bad({ name: 'a', networkInterface: 'a-very-long-bridge-name' });
+  });
+});
+
+describe('networks: container create bodies', () => {
+  it('Docker NetworkMode and EndpointsConfig', () => {
+    expect(networksFromDocker('default', {})).to.deep.equal({ mode: 'bridge', networks: { bridge: {} } });
+    expect(networksFromDocker('', undefined)).to.deep.equal({ mode: 'bridge', networks: { bridge: {} } });
+    expect(networksFromDocker('host', {})).to.deep.equal({ mode: 'host', networks: {} });
+    expect(networksFromDocker('none', null)).to.deep.equal({ mode: 'none', networks: {} });
+    expect(networksFromDocker('container:abc', {})).to.deep.equal({ mode: { container: 'abc' }, networks: {} });
+    expect(networksFromDocker('ns:/run/netns/x', {})).to.deep.equal({ mode: { ns: '/run/netns/x' }, networks: {} });
+    // docker-compose: the project network is both the mode and an endpoint with aliases.
+    expect(networksFromDocker('app_default', { app_default: { Aliases: ['web', 'abc123'], IPAMConfig: { IPv4Address: '10.1.0.5' }, MacAddress: '02:00:00:00:00:01' } })).to.deep.equal({
+      mode: 'bridge',
+      networks: { app_default: { aliases: ['web', 'abc123'], staticIPs: ['10.1.0.5'], staticMac: '02:00:00:00:00:01' } },
+    });
+    expect(networksFromDocker('front', { back: {} })).to.deep.equal({ mode: 'bridge', networks: { front: {}, back: {} } });
+  });
+
+  it('Libpod netns and Networks', () => {
+    expect(networksFromLibpod({ nsmode: 'bridge' }, { mynet: { aliases: ['a'], static_ips: ['10.2.0.9'], interface_name: 'eth5' } })).to.deep.equal({
+      mode: 'bridge',
+      networks: { mynet: { aliases: ['a'], staticIPs: ['10.2.0.9'], interfaceName: 'eth5' } },
+    });
+    expect(networksFromLibpod(undefined, undefined)).to.deep.equal({ mode: 'bridge', networks: {} });
+    expect(networksFromLibpod({ nsmode: 'path', value: '/x' }, {})).to.deep.equal({ mode: { ns: '/x' }, networks: {} });
+    expect(() => networksFromLibpod({ nsmode: 'slirp4netns' }, {})).to.throw(EngineError);
+  });
+
+  it('an attachment as Docker EndpointSettings', () => {
+    const e = toDockerEndpoint(
+      {
+        networkId: 'n'.repeat(64), networkName: 'apps', interfaceName: 'eth0', macAddress: '02:00:00:00:00:01', aliases: ['web'], staticIPs: ['10.1.0.5'], staticMac: '',
+        addresses: [{ address: '10.1.0.5', prefixLength: 24, gateway: '10.1.0.1', family: 4 }, { address: 'fd00::5', prefixLength: 64, gateway: 'fd00::1', family: 6 }],
+      },
+      'c'.repeat(64),
+    );
+    expect(e).to.deep.include({ IPAddress: '10.1.0.5', IPPrefixLen: 24, Gateway: '10.1.0.1', GlobalIPv6Address: 'fd00::5', GlobalIPv6PrefixLen: 64, IPv6Gateway: 'fd00::1', MacAddress: '02:00:00:00:00:01', IPAMConfig: { IPv4Address: '10.1.0.5' }, Aliases: ['web'] });
+    expect(e.EndpointID).to.match(/^[0-9a-f]{64}$/);
   });
 });
