@@ -222,7 +222,7 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
       ready = res;
       failed = rej;
     });
-    void m.withRootfs(rec.id, async (rootfs) => {
+    const held = m.withRootfs(rec.id, async (rootfs) => {
       ready(rootfs);
       await done;
     }).catch((e: unknown) => failed(e));
@@ -232,7 +232,9 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
       try {
         yield* tarTree(rootfs, '', signal, { skipRoot: true });
       } finally {
+        // The answer ends once the rootfs is unmounted again (when it was mounted for this).
         release();
+        await held;
       }
     })();
   }
@@ -363,8 +365,9 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
     async containerArchiveGet(ref, p, signal) {
       let release!: () => void;
       const done = new Promise<void>((r) => (release = r));
+      let held: Promise<unknown> = Promise.resolve();
       const got = new Promise<{ stat: Awaited<ReturnType<typeof statPath>>; rootfs: string }>((resolve, reject) => {
-        m.withRootfs(ref, async (rootfs) => {
+        held = m.withRootfs(ref, async (rootfs) => {
           try {
             resolve({ stat: await statPath(rootfs, p), rootfs });
           } catch (err) {
@@ -379,6 +382,7 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
         r = await got;
       } catch (err) {
         release();
+        await held;
         throw err;
       }
       const { host, ...stat } = r.stat;
@@ -389,6 +393,7 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
             yield* tarTree(host, stat.name, signal);
           } finally {
             release();
+            await held;
           }
         })(),
       };

@@ -153,7 +153,7 @@ export function parseBind(field: string, spec: string): MountSpec {
     [source, dest] = parts as [string, string];
     opts = parts[2]!.split(',');
   }
-  const isPath = source.startsWith('/') || source.startsWith('.') || source.startsWith('~');
+  const isPath = source.includes('/') || source.startsWith('.') || source.startsWith('~');
   if (source && isPath && !path.isAbsolute(source)) throw invalid(field, `bind mount source "${source}" must be an absolute path`);
   if (source && !isPath && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) throw invalid(field, `invalid volume name "${source}"`);
   const m: MountSpec = {
