@@ -1,5 +1,6 @@
 // The engine interface: everything the HTTP handlers may ask of tspod's engine. Options in,
 // reports out; streams are async iterables. Nothing here knows about HTTP.
+import type { ContainersEngine } from './containers/api.js';
 import type { EngineEvent, EventQuery } from './events/types.js';
 import type { ImagesEngine } from './images/api.js';
 import type { NetworksEngine } from './networks/types.js';
@@ -27,7 +28,7 @@ export interface EventsEngine {
   eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano' | 'attributes'> & { attributes?: Record<string, string>; timeNano?: bigint }): Promise<void>;
 }
 
-export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine, NetworksEngine {
+export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine, ContainersEngine, NetworksEngine {
   /** Fills caches of facts that do not change while the service runs (called after listen). */
   warm(): Promise<void>;
   /** Releases what the engine holds (database handles, watchers). */

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { Engine, EngineEvent, EventQuery, HostInfo, VersionReport } from './api.js';
 import type { ContainersConf } from './config/containers-conf.js';
+import { openContainersDomain } from './containers/domain.js';
 import type { DomainCounts, EngineContext } from './context.js';
 import { EventLog, type EventInput } from './events/event-log.js';
 import { compileFilters } from './events/filters.js';
@@ -39,6 +40,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   void ctx;
   const images = await openImageDomain(ctx); domains.push(images);
   const network = openNetworkDomain(ctx);
+  const containers = await openContainersDomain(ctx, { images: images.resolver, importImage: (input, o) => images.engine.imageImport(input, o) }); domains.push(containers); images.setUsage(containers.usage);
   const volumes = openVolumeDomain(ctx); domains.push(volumes);
   const registry = await openRegistryDomain(ctx, images.store); domains.push(registry);
 
@@ -62,6 +64,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   return {
     ...images.engine,
     ...network.engine,
+    ...containers.engine,
     ...volumes.engine,
     ...registry.engine,
     async systemInfo(): Promise<HostInfo> {
