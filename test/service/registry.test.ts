@@ -234,6 +234,24 @@ describe('registry: push and pull against docker-registry', function () {
     expect(blobFiles(svc)).to.deep.equal(blobsBefore);
   });
 
+  it('pull policies: missing and never use the local image, newer checks the digest; allTags pulls every tag', async () => {
+    const localId = (await svc.request('GET', `${V}/images/${reg.host}/multi:docker/json`)).json().Id.slice(7);
+    const missing = await svc.request('POST', `${L}/images/pull?reference=${reg.host}/multi:docker&policy=missing&quiet=true`);
+    expect(lines(missing), missing.text).to.deep.equal([{ images: [localId], id: localId }]);
+    const never = await svc.request('POST', `${L}/images/pull?reference=${reg.host}/nothere:v1&policy=never&quiet=true`);
+    expect(never.status).to.equal(404);
+    const newer = await svc.request('POST', `${L}/images/pull?reference=${reg.host}/multi:docker&policy=newer&tlsVerify=false&quiet=true`);
+    expect(lines(newer), newer.text).to.deep.equal([{ images: [localId], id: localId }]);
+    const bad = await svc.request('POST', `${L}/images/pull?reference=${reg.host}/multi:docker&policy=sometimes`);
+    expect(bad.status).to.equal(400);
+    const all = await svc.request('POST', `${L}/images/pull?reference=${reg.host}/multi&allTags=true&tlsVerify=false&quiet=true`);
+    const last = lines(all).at(-1)!;
+    expect(last.images, all.text).to.have.length(3); // docker (= list on this host), oci, other
+    for (const tag of ['docker', 'oci', 'other', 'list']) {
+      expect((await svc.request('GET', `${L}/images/${reg.host}/multi:${tag}/exists`)).status, tag).to.equal(204);
+    }
+  });
+
   it('searches the catalog and lists tags', async () => {
     const r = await svc.request('GET', `${V}/images/search?term=${reg.host}/busy`);
     expect(r.status, r.text).to.equal(200);
