@@ -77,7 +77,12 @@ export async function streamLogs(
   const stdout = q.stdout ?? libpod;
   const stderr = q.stderr ?? libpod;
   if (!stdout && !stderr) throw new EngineError('invalid-argument', 'you must choose at least one stream', undefined, 'invalid argument');
-  const time = (v: number | string | undefined) => (v === undefined || v === '' || v === 0 || v === '0' ? undefined : parseEventTime(String(v)));
+  // Go clients send their zero time (0001-01-01T00:00:00Z) for "not set".
+  const time = (v: number | string | undefined) => {
+    if (v === undefined || v === '' || v === 0 || v === '0') return undefined;
+    const ns = parseEventTime(String(v));
+    return ns <= 0n ? undefined : ns;
+  };
   const tail = q.tail === undefined || q.tail === 'all' || q.tail === '' ? undefined : Number(q.tail);
   if (tail !== undefined && (!Number.isInteger(tail) || tail < -1)) throw new EngineError('invalid-argument', `invalid tail value "${q.tail}"`, undefined, 'invalid argument');
   const logs = await req.engine.containerLogs(

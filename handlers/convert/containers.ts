@@ -368,8 +368,15 @@ export function toLibpodListItem(r: ContainerReport) {
   };
 }
 
-/** GET /libpod/containers/{name}/json */
-export function toLibpodInspect(r: ContainerReport) {
+/** Whether a Libpod API version (from the path prefix) is before 5.0 (podman-remote 4.x). */
+export function libpodBefore5(version: string | undefined): boolean {
+  const major = version ? Number.parseInt(version, 10) : NaN;
+  return Number.isInteger(major) && major < 5;
+}
+
+/** GET /libpod/containers/{name}/json; Podman 4 clients read Entrypoint as a string and StopSignal as a number. */
+export function toLibpodInspect(r: ContainerReport, apiVersion?: string) {
+  const v4 = libpodBefore5(apiVersion);
   const d = toDockerInspect(r);
   const st = r.state;
   const s = r.spec;
@@ -445,11 +452,11 @@ export function toLibpodInspect(r: ContainerReport) {
       Image: s.imageName || s.image,
       Volumes: null,
       WorkingDir: s.workingDir,
-      Entrypoint: s.entrypoint,
-      OnBuild: '',
+      Entrypoint: v4 ? s.entrypoint.join(' ') : s.entrypoint,
+      OnBuild: v4 ? null : '',
       Labels: s.labels,
       Annotations: s.annotations,
-      StopSignal: s.stopSignalName,
+      StopSignal: v4 ? s.stopSignal : s.stopSignalName,
       StopTimeout: s.stopTimeout,
       ...(s.healthcheck ? { Healthcheck: dockerHealthConfig(s) } : {}),
       CreateCommand: s.createCommand ?? [],

@@ -66,8 +66,8 @@ export const containersHandlers: HandlerTable<Ops> = {
     const r = await engine.containerCreate(fromSpecGenerator(body));
     sendJson(ctx, { Id: r.id, Warnings: r.warnings }, 201);
   },
-  async ContainerInspectLibpod({ engine, path, query }: R<'ContainerInspectLibpod'>) {
-    return toLibpodInspect(await engine.containerInspect(path.name, { size: query.size }));
+  async ContainerInspectLibpod({ engine, path, query, version }: R<'ContainerInspectLibpod'>) {
+    return toLibpodInspect(await engine.containerInspect(path.name, { size: query.size }), version);
   },
   async ContainerExistsLibpod({ engine, path, ctx }: R<'ContainerExistsLibpod'>) {
     if (!(await engine.containerExists(path.name))) throw new EngineError('not-found', `no container with name or ID "${path.name}" found: no such container`, undefined, 'no such container');
