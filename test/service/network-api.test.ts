@@ -257,3 +257,36 @@ describe('networks API', function () {
     });
   });
 });
+
+describe('networks API: two services with different roots', function () {
+  this.timeout(60_000);
+  let a: TestService;
+  let b: TestService;
+
+  before(async () => {
+    [a, b] = await Promise.all([TestService.start(), TestService.start()]);
+  });
+
+  after(async () => {
+    for (const s of [a, b]) {
+      await s.request('DELETE', '/libpod/networks/shared').catch(() => {});
+      await s.cleanup();
+    }
+  });
+
+  it('keep their default and same-named networks apart (subnets, bridges, IDs) and refuse each other\'s subnets', async () => {
+    const def = async (s: TestService) => (await s.request('GET', '/libpod/networks/podman/json')).json();
+    const [da, db] = await Promise.all([def(a), def(b)]);
+    expect(da.id).to.not.equal(db.id);
+    expect(da.subnets[0].subnet).to.not.equal(db.subnets[0].subnet);
+    expect(da.network_interface).to.not.equal(db.network_interface);
+    const [sa, sb] = await Promise.all([a, b].map((s) => s.request('POST', '/libpod/networks/create', { body: { name: 'shared', dns_enabled: true } })));
+    expect(sa!.status).to.equal(200);
+    expect(sb!.status).to.equal(200);
+    expect(sa!.json().subnets[0].subnet).to.not.equal(sb!.json().subnets[0].subnet);
+    expect(sa!.json().network_interface).to.not.equal(sb!.json().network_interface);
+    const clash = await b.request('POST', '/networks/create', { body: { Name: 'mine', IPAM: { Config: [{ Subnet: sa!.json().subnets[0].subnet }] } } });
+    expect(clash.status).to.equal(409);
+    expect(clash.json().message).to.contain('another tspod\'s network "shared"');
+  });
+});
