@@ -25,8 +25,9 @@ export const networksHandlers: HandlerTable<Ops> = {
     ctx.status = 204;
   },
   NetworkCreate: async ({ engine, body, ctx }) => {
-    const { network } = await engine.networkCreate(fromDockerCreate(body));
-    sendJson(ctx, { Id: network.id, Warning: '' }, 201);
+    const { options, warning } = fromDockerCreate(body);
+    const { network } = await engine.networkCreate(options);
+    sendJson(ctx, { Id: network.id, Warning: warning }, 201);
   },
   NetworkConnect: async ({ engine, path, body }) => {
     const ep = body?.EndpointConfig;

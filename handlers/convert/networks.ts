@@ -105,25 +105,40 @@ type DockerCreateBody = {
   Labels?: Record<string, string> | null;
 } | null | undefined;
 
-/** The Docker NetworkCreate body as create options (DNS on, as for Docker's user networks). */
-export function fromDockerCreate(b: DockerCreateBody): NetworkCreateOptions {
+// Docker driver options that mean something to a bridge network; Podman ignores the others
+// with a warning (docker-compose sends e.g. com.docker.network.bridge.enable_icc).
+const DOCKER_OPTIONS = new Set(['mtu', 'com.docker.network.driver.mtu', 'com.docker.network.bridge.name', 'isolate', 'metric']);
+
+/**
+ * The Docker NetworkCreate body as create options (DNS on, as for Docker's user networks) and
+ * the Warning to answer. A duplicate name is always a conflict, as Podman: CheckDuplicate is
+ * deprecated since API 1.44 and defaults to true for older ones.
+ */
+export function fromDockerCreate(b: DockerCreateBody): { options: NetworkCreateOptions; warning: string } {
   const ipamDriver = b?.IPAM?.Driver;
+  const options: Record<string, string> = {};
+  const ignored: string[] = [];
+  for (const [k, v] of Object.entries(b?.Options ?? {})) {
+    if (DOCKER_OPTIONS.has(k)) options[k] = v;
+    else ignored.push(`"${k}: ${v}" is not a recognized option`);
+  }
   return {
-    name: b?.Name ?? '',
-    driver: b?.Driver || 'bridge',
-    internal: Boolean(b?.Internal),
-    ipv6: Boolean(b?.EnableIPv6),
-    dnsEnabled: true,
-    labels: b?.Labels ?? {},
-    options: b?.Options ?? {},
-    ipamOptions: ipamDriver && ipamDriver !== 'default' ? { driver: ipamDriver } : {},
-    subnets: (b?.IPAM?.Config ?? []).filter((c): c is Record<string, string> => !!c).map((c) => ({
-      subnet: c.Subnet ?? '',
-      ...(c.Gateway ? { gateway: c.Gateway } : {}),
-      ...(c.IPRange ? { ipRange: c.IPRange } : {}),
-    })),
-    // Podman answers the existing network unless the client asks for the duplicate check.
-    ignoreIfExists: !b?.CheckDuplicate,
+    options: {
+      name: b?.Name ?? '',
+      driver: b?.Driver || 'bridge',
+      internal: Boolean(b?.Internal),
+      ipv6: Boolean(b?.EnableIPv6),
+      dnsEnabled: true,
+      labels: b?.Labels ?? {},
+      options,
+      ipamOptions: ipamDriver && ipamDriver !== 'default' ? { driver: ipamDriver } : {},
+      subnets: (b?.IPAM?.Config ?? []).filter((c): c is Record<string, string> => !!c).map((c) => ({
+        subnet: c.Subnet ?? '',
+        ...(c.Gateway ? { gateway: c.Gateway } : {}),
+        ...(c.IPRange ? { ipRange: c.IPRange } : {}),
+      })),
+    },
+    warning: ignored.join('; '),
   };
 }
 
