@@ -25,7 +25,11 @@ export const networksHandlers: HandlerTable<Ops> = {
     if (!(await engine.networkExists(path.name))) await engine.networkInspect(path.name); // throws not-found
     ctx.status = 204;
   },
-  NetworkCreateLibpod: async ({ engine, body }) => toLibpodNetwork(await engine.networkCreate(fromLibpodCreate(body))),
+  NetworkCreateLibpod: async ({ engine, body, ctx }) => {
+    // Podman 5's `network create --ignore` sends ignoreIfExists, which the pinned spec does not list.
+    const ignore = ['true', '1'].includes(new URLSearchParams(ctx.querystring).get('ignoreIfExists') ?? '');
+    return toLibpodNetwork(await engine.networkCreate({ ...fromLibpodCreate(body), ignoreIfExists: ignore }));
+  },
   NetworkDeleteLibpod: async ({ engine, path, query }) => {
     const r = await engine.networkRemove(path.name, { force: Boolean(query.force) });
     return [{ Name: r.name }];

@@ -184,6 +184,9 @@ describe('networks API', function () {
       const dup = await req('POST', '/libpod/networks/create', { name: 'lp1' });
       expect(dup.status).to.equal(409);
       expect(dup.json()).to.include({ cause: 'network already exists', response: 409 });
+      const ignored = await req('POST', '/libpod/networks/create?ignoreIfExists=true', { name: 'lp1' });
+      expect(ignored.status).to.equal(200);
+      expect(ignored.json().id).to.equal(created.json().id);
 
       const list = await req('GET', `/libpod/networks/json?filters=${q({ label: ['app=lp'] })}`);
       assertMatchesSchema('libpod', 'NetworkListLibpod', 200, list.json());
