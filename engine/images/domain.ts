@@ -11,6 +11,7 @@ import type {
   ImagePruneReport,
   ImageRemoveReport,
   ImagesEngine,
+  ImageSummaryReport,
   NameStyle,
 } from './api.js';
 import { ArchiveLoader, blobCompression, openBlob } from './archive-load.js';
@@ -43,6 +44,13 @@ export function normalizeNewName(name: string, style: NameStyle): string {
   return formatReference(ref);
 }
 
+/** Which images have how many containers, as a short key. */
+function usageKey(containers: Map<string, string[]>): string {
+  let k = '';
+  for (const [id, c] of containers) if (c.length > 0) k += `${id.slice(0, 16)}=${c.length},`;
+  return k;
+}
+
 function exitCode(errors: EngineError[]): number {
   if (errors.length === 0) return 0;
   if (errors.some((e) => e.kind === 'conflict')) return 2;
@@ -63,6 +71,7 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
   const store = await ImageStore.open(ctx.root);
   const remover = new ImageRemover(store, ctx.events);
   const tmpDir = path.join(ctx.root, 'images', 'tmp');
+  let listMemo: { key: string; list: ImageSummaryReport[] } | undefined;
   const emit = (action: string, id: string, name?: string, attributes?: Record<string, string>) =>
     ctx.events.append({ type: 'image', action, id, ...(name ? { name } : {}), ...(attributes ? { attributes } : {}) });
 
@@ -70,6 +79,11 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
     async imageList(options) {
       const index = store.index();
       const containers = await store.containersByImage();
+      // Unfiltered lists (the common case, polled by UIs) are the same array until something
+      // changes, so the API layer can reuse its serialisation.
+      const unfiltered = Object.values(options.filters ?? {}).every((v) => v.length === 0);
+      const key = unfiltered ? `${index.generation}|${Boolean(options.all)}|${usageKey(containers)}` : undefined;
+      if (key !== undefined && listMemo?.key === key) return listMemo.list;
       const filter = compileImageFilters(options.filters ?? {}, { store, index, containers });
       const out = [];
       for (const rec of index.records) {
@@ -77,6 +91,7 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
         if (!filter(rec)) continue;
         out.push(imageSummary(index, rec, containers.get(rec.id)?.length ?? 0));
       }
+      if (key !== undefined) listMemo = { key, list: Object.freeze(out) as ImageSummaryReport[] };
       return out;
     },
 

@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import { Readable } from 'node:stream';
 import type { operations } from '../../generated/docker.js';
 import { EngineError } from '../../engine/errors.js';
-import type { ImageRemoveReport } from '../../engine/images/api.js';
+import type { ImageRemoveReport, ImageSummaryReport } from '../../engine/images/api.js';
+import { stringifyJson } from '../../server/respond.js';
 import { streamJsonLines } from '../../server/stream.js';
 import {
   familiar,
@@ -36,6 +37,28 @@ type Ops = Pick<operations,
   | "DistributionInspect"
 >;
 
+const serialised = new WeakMap<object, Map<unknown, string>>();
+
+/**
+ * Answers 200 with `source` converted and serialised, reusing the text when the engine hands
+ * back the same (unchanged, memoised, frozen) report object. `convert` must be a module-level
+ * function: it is part of the memo key.
+ */
+export function sendMemoJson<T extends object>(ctx: Context, source: T, convert: (s: T) => unknown): void {
+  let texts = serialised.get(source);
+  let text = texts?.get(convert);
+  if (text === undefined) {
+    text = stringifyJson(convert(source)) + '\n';
+    if (Object.isFrozen(source)) {
+      if (!texts) serialised.set(source, (texts = new Map()));
+      texts.set(convert, text);
+    }
+  }
+  ctx.status = 200;
+  ctx.set('Content-Type', 'application/json');
+  ctx.body = text;
+}
+
 /** Answers with a tar stream (save/export); an error after the first byte cuts the connection. */
 export function sendTar(ctx: Context, tar: AsyncIterable<Buffer>): void {
   ctx.status = 200;
@@ -67,6 +90,8 @@ export function joinRepoTag(repo: string, tag: string | undefined): string {
   return /^[a-z0-9]+:[0-9a-f]{32,}$/.test(tag) ? `${repo}@${tag}` : `${repo}:${tag}`;
 }
 
+const dockerList = (l: ImageSummaryReport[]) => l.map(toDockerImageSummary);
+
 async function* once<T>(items: T[]): AsyncGenerator<T> {
   for (const i of items) yield i;
 }
@@ -81,9 +106,9 @@ export const imagesHandlers: HandlerTable<Ops> = {
   ImageSearch: registryHandlers.ImageSearch,
   DistributionInspect: registryHandlers.DistributionInspect,
 
-  ImageList: async ({ engine, query }) => {
+  ImageList: async ({ engine, query, ctx }) => {
     const list = await engine.imageList({ all: query.all, filters: parseFilters(query.filters) });
-    return list.map(toDockerImageSummary);
+    sendMemoJson(ctx, list, dockerList);
   },
 
   ImageInspect: async ({ engine, path }) => toDockerImageInspect(await engine.imageInspect(path.name)),

@@ -1,8 +1,8 @@
 // Libpod operations on images (and commit, build, distribution).
 import type { operations } from '../../generated/libpod.js';
 import { EngineError } from '../../engine/errors.js';
-import type { ImageSaveFormat } from '../../engine/images/api.js';
-import { joinRepoTag, oneRemoval, requestBody, sendEmpty, sendTar } from '../compat/images.js';
+import type { ImageSaveFormat, ImageSummaryReport } from '../../engine/images/api.js';
+import { joinRepoTag, oneRemoval, requestBody, sendEmpty, sendMemoJson, sendTar } from '../compat/images.js';
 import { toHistory, toLibpodImageData, toLibpodImageSummary, toLibpodPruneReport, toLibpodRemoveReport } from '../convert/images.js';
 import { parseFilters } from '../filters.js';
 import { registryHandlers } from './images-registry.js';
@@ -41,6 +41,8 @@ function saveFormat(format: string | undefined): ImageSaveFormat {
   return f as ImageSaveFormat;
 }
 
+const libpodList = (l: ImageSummaryReport[]) => l.map(toLibpodImageSummary);
+
 export const imagesHandlers: HandlerTable<Ops> = {
   ...notImplemented([
     "ImageBuildLibpod",
@@ -51,9 +53,9 @@ export const imagesHandlers: HandlerTable<Ops> = {
   ] as const),
   ...registryHandlers,
 
-  ImageListLibpod: async ({ engine, query }) => {
+  ImageListLibpod: async ({ engine, query, ctx }) => {
     const list = await engine.imageList({ all: query.all, filters: parseFilters(query.filters) });
-    return list.map(toLibpodImageSummary);
+    sendMemoJson(ctx, list, libpodList);
   },
 
   ImageInspectLibpod: async ({ engine, path }) => toLibpodImageData(await engine.imageInspect(path.name)),
