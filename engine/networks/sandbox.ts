@@ -96,12 +96,14 @@ export class Sandboxes {
       if (mode === 'host') {
         rec.mode = 'host';
       } else if (typeof mode === 'object' && 'ns' in mode) {
+        if (!mode.ns.startsWith('/') || !existsSync(mode.ns)) throw new EngineError('invalid-argument', `network namespace path ${mode.ns} does not exist`);
         rec.mode = 'ns';
         rec.netnsPath = mode.ns;
       } else if (typeof mode === 'object' && 'container' in mode) {
         const other = await this.read(mode.container);
-        if (!other?.ready || !other.netnsPath) throw new EngineError('invalid-argument', `container ${mode.container} has no network namespace set up (is it running?)`);
-        rec.mode = 'container';
+        if (!other?.ready) throw new EngineError('invalid-argument', `container ${mode.container} has no network set up (is it running?)`);
+        // Joining a container that uses the host's network is using the host's network.
+        rec.mode = other.mode === 'host' ? 'host' : 'container';
         rec.netnsPath = other.netnsPath;
         rec.joined = other.containerId;
       } else if (mode === 'none') {

@@ -250,8 +250,15 @@ describe('networks engine: container namespaces with netavark', function () {
     expect(n.resolvConf.useHost).to.equal(true);
     const joined = await net.setupContainerNetwork({ containerId: beta.id, name: 'beta', mode: { container: alpha.id } });
     expect(joined.netnsPath).to.equal(n.netnsPath);
-    const h = await net.setupContainerNetwork({ containerId: newId(), name: 'h', mode: 'host' });
+    const hostId = newId();
+    const h = await net.setupContainerNetwork({ containerId: hostId, name: 'h', mode: 'host' });
     expect(h.netnsPath).to.equal('');
+    expect(h.resolvConf.useHost).to.equal(true);
+    expect((await net.setupContainerNetwork({ containerId: newId(), name: 'h2', mode: { container: hostId } })).netnsPath).to.equal('');
+    const noCtr = await net.setupContainerNetwork({ containerId: newId(), name: 'x', mode: { container: newId() } }).catch((e: EngineError) => e);
+    expect((noCtr as EngineError).kind).to.equal('invalid-argument');
+    const noNs = await net.setupContainerNetwork({ containerId: newId(), name: 'x', mode: { ns: '/nonexistent/ns' } }).catch((e: EngineError) => e);
+    expect((noNs as EngineError).kind).to.equal('invalid-argument');
     const p = await net.setupContainerNetwork({ containerId: newId(), name: 'p', mode: { ns: n.netnsPath } });
     expect(p.netnsPath).to.equal(n.netnsPath);
     await net.teardownContainerNetwork(beta.id);
