@@ -3,7 +3,7 @@
 // Docker-compatible API: short names are docker.io names ("busybox" → docker.io/library/busybox).
 // Libpod API: a short name resolves through the [aliases] of registries.conf, else through each
 // unqualified-search registry in order; a reference naming a registry is used as is.
-import { findRegistry, type RegistriesConf, shortNameCandidates } from '../config/registries-conf.js';
+import { type RegistriesConf, shortNameCandidates } from '../config/registries-conf.js';
 import { EngineError } from '../errors.js';
 import { formatReference, type ImageReference, normalizePullReference, parseReference } from '../images/reference.js';
 
@@ -36,14 +36,4 @@ export function pullCandidates(reference: string, mode: 'docker' | 'libpod', con
     if (!out.some((o) => formatReference(o) === formatReference(full))) out.push(full);
   }
   return out;
-}
-
-/** Whether registries.conf blocks this reference. */
-export function isBlocked(conf: RegistriesConf, ref: ImageReference): boolean {
-  return findRegistry(conf, formatReference(ref))?.blocked === true;
-}
-
-/** Splits a qualified name ("host/path:tag" / "@digest") given as text into an ImageReference. */
-export function asReference(s: string): ImageReference {
-  return normalizePullReference(s);
 }

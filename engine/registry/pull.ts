@@ -275,7 +275,8 @@ export class Puller {
     });
     const joined: LayerJob[] = [];
     try {
-      await this.fetchLayers(client, repo, m.layers, diffIDs, chains, emit, joined, signal);
+      // An image already stored whole shows no layer progress (as Docker's "up to date" pull).
+      if (!existed) await this.fetchLayers(client, repo, m.layers, diffIDs, chains, emit, joined, signal);
     } catch (e) {
       // Nothing of a failed pull stays: the layers and blobs it added go unless another image or pull uses them.
       for (const j of joined) {
