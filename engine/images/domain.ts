@@ -1,5 +1,6 @@
 // The images domain: the image store and the ImagesEngine methods on it, the ImageResolver the
 // containers domain uses, and the events every change emits.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import type { DomainCounts, EngineContext } from '../context.js';
@@ -71,6 +72,8 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
   const store = await ImageStore.open(ctx.root);
   const remover = new ImageRemover(store, ctx.events);
   const tmpDir = path.join(ctx.root, 'images', 'tmp');
+  // Compressed layers of saves that did not finish.
+  await fs.promises.rm(tmpDir, { recursive: true, force: true });
   let listMemo: { key: string; list: ImageSummaryReport[] } | undefined;
   const emit = (action: string, id: string, name?: string, attributes?: Record<string, string>) =>
     ctx.events.append({ type: 'image', action, id, ...(name ? { name } : {}), ...(attributes ? { attributes } : {}) });

@@ -5,7 +5,8 @@
 //            over; config Cmd ["sh"], Env PATH.
 //   variant (extraLayers): a second layer that deletes /etc/motd (whiteout), replaces /opt/old
 //            (opaque directory, one new file) and adds /etc/hello.txt.
-// Written as docker-archive (as `docker save` lays it out: layers first, manifest.json last) or
+// Written as docker-archive (as `docker save` lays it out: layers first, manifest.json last),
+// docker-oci-archive (Docker 25+'s `docker save`: an OCI layout plus manifest.json) or
 // oci-archive, optionally gzip-compressed. Tests only.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,7 +27,7 @@ export interface BusyboxImageOptions {
   tag?: string | null;
   /** Add the second layer (whiteout, opaque directory, new file). */
   extraLayers?: boolean;
-  format?: 'docker-archive' | 'oci-archive';
+  format?: 'docker-archive' | 'docker-oci-archive' | 'oci-archive';
   gzip?: boolean;
   /** File name inside `dir` (default derived from the options). */
   fileName?: string;
@@ -144,10 +145,13 @@ export async function buildBusyboxImage(dir: string, opts: BusyboxImageOptions =
         layers: layerDescs,
       }),
     );
+    const docker = format === 'docker-oci-archive';
+    // Docker 25 names the image in io.containerd.image.name and puts only the tag in ref.name.
+    const annotations = !tag ? undefined : docker ? { 'io.containerd.image.name': tag, 'org.opencontainers.image.ref.name': tag.slice(tag.lastIndexOf(':') + 1) } : { 'org.opencontainers.image.ref.name': tag };
     const index = {
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length, ...(tag ? { annotations: { 'org.opencontainers.image.ref.name': tag } } : {}) }],
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length, ...(annotations ? { annotations } : {}) }],
     };
     archive = tar([
       { name: 'blobs/', type: 'dir', mtime: MTIME },
@@ -157,6 +161,7 @@ export async function buildBusyboxImage(dir: string, opts: BusyboxImageOptions =
       e(`blobs/sha256/${sha(manifest)}`, manifest),
       e('oci-layout', '{"imageLayoutVersion":"1.0.0"}'),
       e('index.json', JSON.stringify(index)),
+      ...(docker ? [e('manifest.json', JSON.stringify([{ Config: `blobs/sha256/${id}`, RepoTags: tag ? [tag] : null, Layers: diffIDs.map((d) => `blobs/sha256/${d.slice(7)}`) }]))] : []),
     ]);
   }
   if (opts.gzip) archive = gzipSync(archive);

@@ -124,6 +124,16 @@ describe('images API: load, list, inspect', function () {
     expect(layerDirs(svc)).to.have.length(2);
   });
 
+  it('loads the OCI-layout archives Docker 25+ saves', async () => {
+    const img = await cachedBusyboxImage({ format: 'docker-oci-archive', tag: 'localhost/busybox:docker25' });
+    const r = await postFile(svc.socketPath, '/v1.40/images/load', img.tarPath);
+    expect(r.status, r.text).to.equal(200);
+    expect(JSON.parse(r.text).stream).to.equal('Loaded image: localhost/busybox:docker25\n');
+    expect((await svc.request('GET', '/v1.40/images/busybox:docker25/json')).json().Id).to.equal(`sha256:${img.id}`);
+    const info = (await svc.request('GET', '/v1.40/info')).json();
+    expect(info.Images).to.equal(2);
+  });
+
   it('looks names up as Podman does: candidates, ID prefixes, digests, repository suffixes', async () => {
     const img = await cachedBusyboxImage();
     const inspect = (await svc.request('GET', `/libpod/images/${img.id}/json`)).json();
@@ -250,6 +260,22 @@ describe('images API: remove and prune', function () {
     expect(r.json()).to.deep.include({ Untagged: BUSYBOX_TAG });
     expect((await svc.request('GET', `/libpod/images/${base.id}/exists`)).status).to.equal(404);
     expect(layerDirs(svc)).to.have.length(2);
+  });
+
+  it('hides intermediate images (untagged parents) unless all', async () => {
+    const base = await cachedBusyboxImage();
+    const variant = await cachedBusyboxImage({ extraLayers: true, tag: 'localhost/busybox:variant' });
+    expect((await svc.request('POST', `/libpod/images/${base.id}/untag`)).status).to.equal(201);
+    const ids = async (path: string) => ((await svc.request('GET', path)).json() as Array<{ Id: string }>).map((i) => i.Id.replace(/^sha256:/, ''));
+    expect(await ids('/v1.40/images/json')).to.deep.equal([variant.id]);
+    expect(await ids('/v1.40/images/json?all=1')).to.have.members([variant.id, base.id]);
+    expect(await ids(`/libpod/images/json?all=true&filters=${q({ dangling: ['true'] })}`)).to.deep.equal([]);
+    expect(await ids(`/libpod/images/json?all=true&filters=${q({ intermediate: ['true'] })}`)).to.deep.equal([base.id]);
+    // Pruning leaves it (it is not dangling); removing the child then prunes it as a dangling parent.
+    expect((await svc.request('POST', '/libpod/images/prune')).json()).to.deep.equal([]);
+    const r = await svc.request('DELETE', '/libpod/images/busybox:variant');
+    expect(r.json().Deleted).to.deep.equal([variant.id, base.id]);
+    expect(layerDirs(svc)).to.deep.equal([]);
   });
 
   it('removes an image and its unshared layers and blobs, keeping shared ones', async () => {

@@ -162,6 +162,30 @@ describe('images API: import', function () {
     }
   });
 
+  it('imports from a URL', async () => {
+    const { createServer } = await import('node:http');
+    const body = gzipSync(tar([{ name: 'from-url.txt', content: 'downloaded\n' }]));
+    const server = createServer((req, res) => {
+      if (req.url === '/rootfs.tar.gz') res.end(body);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await svc.request('POST', `/v1.40/images/create?fromSrc=${encodeURIComponent(`http://127.0.0.1:${port}/rootfs.tar.gz`)}&repo=fromurl`);
+      expect(r.status, r.text).to.equal(200);
+      const data = (await svc.request('GET', '/v1.40/images/fromurl/json')).json();
+      expect(data.RepoTags).to.deep.equal(['docker.io/library/fromurl:latest']);
+      expect(data.Id).to.equal(JSON.parse(r.text).status);
+      const missing = await svc.request('POST', `/v1.40/images/create?fromSrc=${encodeURIComponent(`http://127.0.0.1:${port}/nope`)}&repo=x`);
+      expect(missing.status).to.equal(404);
+      const scheme = await svc.request('POST', `/v1.40/images/create?fromSrc=${encodeURIComponent('file:///etc/passwd')}&repo=x`);
+      expect(scheme.status).to.equal(400);
+    } finally {
+      server.close();
+    }
+  });
+
   it('imports through the Libpod API (localhost/ names) and refuses bad changes before storing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tspod-import-'));
     try {
