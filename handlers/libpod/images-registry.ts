@@ -5,7 +5,7 @@ import { EngineError } from '../../engine/errors.js';
 import type { Platform, PullPolicy, PullProgress, PushProgress } from '../../engine/registry/types.js';
 import type { operations } from '../../generated/libpod.js';
 import { parseFilters } from '../filters.js';
-import { asEngineError, platformOf, registryAuth, registryOf, streamProgress } from '../compat/images-registry.js';
+import { asEngineError, dockerPullMessage, platformOf, registryAuth, registryOf, streamProgress } from '../compat/images-registry.js';
 import type { ApiRequest, Handler } from '../types.js';
 
 type Ops = Pick<operations, 'ImagePullLibpod' | 'ImagePushLibpod' | 'ImageSearchLibpod'>;
@@ -87,6 +87,8 @@ export const registryHandlers: { [K in keyof Ops]: Handler<Ops[K]> } = {
     // Only when given: registries.conf decides otherwise (the spec's default would hide that).
     const tlsVerify = rawBool(req, 'tlsVerify');
     const auth = registryAuth(req);
+    // compatMode: Docker's progress stream (Podman 5's docker-compatible pull output).
+    const compat = rawBool(req, 'compatMode') ?? false;
     await streamProgress<Record<string, unknown>>(
       req,
       async (out) => {
@@ -101,13 +103,17 @@ export const registryHandlers: { [K in keyof Ops]: Handler<Ops[K]> } = {
           signal: req.signal,
           onProgress: (p) => {
             if (quiet) return;
+            if (compat) {
+              for (const m of dockerPullMessage(p)) out.push(m);
+              return;
+            }
             const line = libpodPullLine(p);
             if (line) out.push({ stream: line });
           },
         });
-        out.push({ images: r.images, id: r.images.at(-1) });
+        if (!compat) out.push({ images: r.images, id: r.images.at(-1) });
       },
-      (e) => ({ error: e.message }),
+      (e) => (compat ? { errorDetail: { message: e.message }, error: e.message } : { error: e.message }),
     );
   },
 

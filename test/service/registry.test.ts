@@ -149,6 +149,8 @@ describe('registry: push and pull against docker-registry', function () {
     expect(recs.at(-1)).to.deep.equal({ images: [busyboxId], id: busyboxId });
     const quiet = await svc.request('POST', `${L}/images/pull?reference=${reg.host}/test/busybox:latest&tlsVerify=false&quiet=true`);
     expect(lines(quiet)).to.deep.equal([{ images: [busyboxId], id: busyboxId }]);
+    const compat = await svc.request('POST', `${L}/images/pull?reference=${reg.host}/test/busybox:latest&tlsVerify=false&compatMode=true`);
+    expect(lines(compat).at(-1)).to.deep.equal({ status: `Status: Image is up to date for ${reg.host}/test/busybox:latest` });
   });
 
   it('re-pulls by digest, and the image carries that digest', async () => {
