@@ -143,18 +143,31 @@ async function* keepBlob(store: RegistryImageStore, digest: string, input: Async
   const tmp = path.join(store.blobs.dir, 'tmp', randomBytes(12).toString('hex'));
   const fh = await fs.promises.open(tmp, 'wx', 0o600);
   let done = false;
+  // Writes go on beside the unpack (positional, chained; at most a few chunks behind).
+  let pending: Promise<void> = Promise.resolve();
+  let inFlight = 0;
+  let pos = 0;
+  const writeAt = async (chunk: Buffer, at: number) => {
+    let off = 0;
+    while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, at + off)).bytesWritten;
+  };
   try {
     for await (const chunk of input) {
-      let off = 0;
-      while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      const at = pos;
+      pos += chunk.length;
+      inFlight++;
+      pending = pending.then(() => writeAt(chunk, at)).finally(() => inFlight--);
+      if (drain || inFlight > 8) await pending;
       if (!drain) yield chunk;
     }
+    await pending;
     await fh.close();
     await fs.promises.rename(tmp, store.blobs.path(digest));
     done = true;
     onCreated();
   } finally {
     if (!done) {
+      await pending.catch(() => undefined);
       await fh.close().catch(() => undefined);
       await fs.promises.rm(tmp, { force: true });
     }
