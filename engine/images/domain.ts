@@ -113,7 +113,8 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
     async imageTag(name, target, style) {
       const rec = store.lookup(name).record;
       const full = normalizeNewName(target, style);
-      await store.addName(rec.id, full);
+      const moved = await store.addName(rec.id, full);
+      for (const m of moved) await emit('untag', m.from, m.name);
       await emit('tag', rec.id, full);
     },
 

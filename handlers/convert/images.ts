@@ -8,7 +8,6 @@ import type {
   ImageRemoveReport,
   ImageSummaryReport,
 } from '../../engine/images/api.js';
-import { familiarName, normalizePullReference } from '../../engine/images/reference.js';
 
 const sha = (id: string) => (id ? `sha256:${id}` : '');
 
@@ -206,11 +205,9 @@ export function toLibpodPruneReport(r: ImagePruneReport) {
   return r.removed.map((x) => ({ Id: x.id, Size: x.size }));
 }
 
-/** "busybox:latest" for docker.io names, the full name otherwise (as `docker load` prints). */
+/** "busybox:latest" for docker.io/library/busybox:latest (Docker's familiar form, as `docker load` prints). */
 export function familiar(name: string): string {
-  try {
-    return familiarName(normalizePullReference(name));
-  } catch {
-    return name;
-  }
+  if (!name.startsWith('docker.io/')) return name;
+  const rest = name.slice('docker.io/'.length);
+  return rest.startsWith('library/') && !rest.slice('library/'.length).split(/[:@]/)[0]!.includes('/') ? rest.slice('library/'.length) : rest;
 }
