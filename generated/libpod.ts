@@ -3634,7 +3634,7 @@ export interface components {
         NamespaceMode: string;
         NetAddress: {
             gateway?: string;
-            ipnet?: components["schemas"]["IPNet"];
+            ipnet?: string;
         } | null;
         NetInterface: {
             mac_address?: string;
