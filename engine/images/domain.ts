@@ -27,6 +27,9 @@ import { formatReference, normalizeLocalReference, normalizePullReference, parse
 import { imageHistory, imageInspect, imageSummary, imageTree, repoDigests } from './reports.js';
 import type { ImageResolver, ResolvedImage } from './types.js';
 
+/** Unrecorded layers and blobs older than this are leftovers of a crash. */
+const ORPHAN_AGE_MS = 60 * 60 * 1000;
+
 export interface ImageDomain {
   engine: ImagesEngine;
   store: ImageStore;
@@ -74,6 +77,8 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
   const tmpDir = path.join(ctx.root, 'images', 'tmp');
   // Compressed layers of saves that did not finish.
   await fs.promises.rm(tmpDir, { recursive: true, force: true });
+  // Complete layers and blobs a crash left unrecorded (in the background: not on the start path).
+  const orphans = store.collectOrphans(ORPHAN_AGE_MS).catch(() => undefined);
   let listMemo: { key: string; list: ImageSummaryReport[] } | undefined;
   const emit = (action: string, id: string, name?: string, attributes?: Record<string, string>) =>
     ctx.events.append({ type: 'image', action, id, ...(name ? { name } : {}), ...(attributes ? { attributes } : {}) });
@@ -293,6 +298,7 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
       return { images: store.index().records.length };
     },
     async close() {
+      await orphans;
       store.close();
     },
   };

@@ -4,6 +4,7 @@
 // progress (a load or pull unpacking layers) holds a Lease so that a concurrent removal or prune
 // never takes away a layer or blob before the new image records it.
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import { EngineError } from '../errors.js';
 import { chainIDs, LayerStore } from '../storage/layer-store.js';
 import { BlobStore, digestOf } from './blob-store.js';
@@ -425,6 +426,31 @@ export class ImageStore {
       const blobs = [rec.config.digest, rec.manifest.digest, ...rec.layers.flatMap((l) => (l.blob ? [l.blob.digest] : []))];
       return this.collectLocked(rec.layers.map((l) => l.chainID), blobs);
     });
+  }
+
+  /**
+   * Removes layers and blobs that no image uses and that are older than `minAgeMs`: what a
+   * crash left between unpacking or downloading and recording an image. The age keeps work in
+   * progress in another tspod process on the same root safe.
+   */
+  async collectOrphans(minAgeMs: number): Promise<{ layers: number; blobs: number }> {
+    const cutoff = Date.now() - minAgeMs;
+    const index = this.index();
+    const layers = this.layers.list().filter((l) => !index.layerUsers.has(l.chainID) && Date.parse(l.created) < cutoff).map((l) => l.chainID);
+    const blobs: string[] = [];
+    for (const b of await this.blobs.list()) {
+      if (index.blobUsers.has(b.digest)) continue;
+      try {
+        if ((await fs.promises.stat(this.blobs.path(b.digest))).mtimeMs < cutoff) blobs.push(b.digest);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    const before = { layers: this.layers.list().length, blobs: blobs.length };
+    await this.collect(layers, blobs);
+    let kept = 0;
+    for (const d of blobs) if (await this.blobs.has(d)) kept++;
+    return { layers: before.layers - this.layers.list().length, blobs: before.blobs - kept };
   }
 
   /** Removes the given layers and blobs if nothing uses them (see collectLocked). */

@@ -14,6 +14,7 @@ import { type ImageDomain, openImageDomain } from '../../engine/images/domain.js
 import { globMatch } from '../../engine/images/filters.js';
 import { ImageDb } from '../../engine/images/image-db.js';
 import { mountOverlay, unmount } from '../../engine/storage/overlay.js';
+import { tar } from '../helpers/tar-builder.js';
 import { cachedBusyboxImage } from '../helpers/test-image.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -140,6 +141,22 @@ describe('images: domain', function () {
     lease.release();
     await d.store.collect([chain], []);
     expect(d.store.layers.has(chain)).to.equal(false);
+  });
+
+  it('collects layers and blobs a crash left unrecorded, once they are old enough', async () => {
+    const img = await cachedBusyboxImage();
+    await load(d, img.tarPath);
+    const orphanTar = tar([{ name: 'orphan.txt', content: 'left behind' }]);
+    const blob = await d.store.blobs.putBuffer(orphanTar);
+    const layer = await d.store.layers.put((async function* () { yield orphanTar; })(), null);
+    expect(await d.store.collectOrphans(60 * 60 * 1000)).to.deep.equal({ layers: 0, blobs: 0 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await d.store.collectOrphans(5)).to.deep.equal({ layers: 1, blobs: 1 });
+    expect(d.store.layers.has(layer.layer.chainID)).to.equal(false);
+    expect(await d.store.blobs.has(blob.digest)).to.equal(false);
+    // The image's own layers and blobs stay.
+    expect(d.store.layers.has(img.diffIDs[0]!)).to.equal(true);
+    expect((await d.engine.imageSave([img.id], { format: 'docker-archive' }))).to.not.equal(undefined);
   });
 
   it('lets another connection (another tspod process) see changes', async () => {
