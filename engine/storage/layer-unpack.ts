@@ -458,12 +458,15 @@ export async function unpackLayer(input: AsyncIterable<Buffer>, target: string, 
     compressedSize += c.length;
   });
   const { compression, stream } = await decompress(raw);
-  const diffHash = createHash('sha256');
+  // An uncompressed layer's DiffID is the digest already taken of its bytes: hashed once.
+  const diffHash = compression === 'none' ? undefined : createHash('sha256');
   let uncompressedSize = 0;
-  const plain = tap(stream, (c) => {
-    diffHash.update(c);
-    uncompressedSize += c.length;
-  });
+  const plain = diffHash
+    ? tap(stream, (c) => {
+        diffHash.update(c);
+        uncompressedSize += c.length;
+      })
+    : stream;
   const unpacker = new Unpacker(root);
   let entries = 0;
   const signal = options.signal;
@@ -478,11 +481,12 @@ export async function unpackLayer(input: AsyncIterable<Buffer>, target: string, 
   }
   signal?.throwIfAborted();
   await unpacker.finish();
+  const compressedDigest = `sha256:${rawHash.digest('hex')}`;
   return {
-    diffID: `sha256:${diffHash.digest('hex')}`,
-    compressedDigest: `sha256:${rawHash.digest('hex')}`,
+    diffID: diffHash ? `sha256:${diffHash.digest('hex')}` : compressedDigest,
+    compressedDigest,
     compressedSize,
-    uncompressedSize,
+    uncompressedSize: diffHash ? uncompressedSize : compressedSize,
     size: unpacker.size,
     compression,
     entries,
