@@ -95,6 +95,8 @@ export interface ContainerLogsOptions {
   until?: bigint;
   /** Last N lines (undefined: all). */
   tail?: number;
+  /** The caller prints timestamps (lines then carry timeNano). */
+  timestamps?: boolean;
 }
 
 export interface OutputChunk {

@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../errors.js';
-import { execUnderConmon, ExecStartError, readExecExitCode } from '../oci/exec.js';
+import { execDirect, execUnderConmon, ExecStartError, readExecExitCode, type DirectExecHandle } from '../oci/exec.js';
 import { ALL_CAPABILITIES } from '../oci/runtime-spec.js';
 import type { OciSpec, OciSpecProcess } from '../oci/spec-types.js';
 import type { ExecCreateOptions, ExecReport, ExecStartOptions, ExecStartReport, OutputChunk, StdioSession } from './api.js';
@@ -12,7 +12,7 @@ import type { ContainerManager } from './manager.js';
 import { newId } from './names.js';
 import { resolveUser } from './rootfs.js';
 import { mergeEnv } from './spec.js';
-import { parseDetachKeys, stdioSession } from './stdio.js';
+import { detachFilter, parseDetachKeys, stdioSession } from './stdio.js';
 import { nowRfc3339Nano, type ExecRecord } from './types.js';
 
 const noSuchExec = (id: string) => new EngineError('not-found', `no exec session with ID ${id} found: no such exec session`, undefined, 'no such exec session');
@@ -99,11 +99,16 @@ export async function execStart(m: ContainerManager, id: string, o: ExecStartOpt
   const dir = m.layout.execBundle(id);
   ex.started = true;
   m.store.putExec(ex);
-  let handle;
+  let handle: Awaited<ReturnType<typeof execUnderConmon>> | DirectExecHandle;
+  // Attached sessions without a terminal run `runc exec` directly on pipes (no conmon, no
+  // attach relay: the fastest round trip); terminals and detached sessions go under conmon.
+  const direct = attach && !tty;
   try {
     const process = await processFor(m, rec.id, ex, tty);
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-    handle = await execUnderConmon(m.rt, { containerId: rec.id, sessionId: id, dir, process, stdin: attach && ex.config.attachStdin, attach });
+    handle = direct
+      ? await execDirect(m.runc, { containerId: rec.id, dir, process, stdin: ex.config.attachStdin })
+      : await execUnderConmon(m.rt, { containerId: rec.id, sessionId: id, dir, process, stdin: attach && ex.config.attachStdin, attach });
   } catch (err) {
     await fsp.rm(dir, { recursive: true, force: true });
     const code = err instanceof ExecStartError ? err.exitCode : 125;
@@ -118,7 +123,7 @@ export async function execStart(m: ContainerManager, id: string, o: ExecStartOpt
     const session: StdioSession = { tty, output: errorOutput(), close: () => {} };
     return { session, exited: Promise.resolve(code) };
   }
-  m.store.putExec({ ...ex, running: true, pid: handle.pid, conmonPid: handle.conmonPid });
+  m.store.putExec({ ...ex, running: true, pid: handle.pid, conmonPid: 'conmonPid' in handle ? handle.conmonPid : 0 });
   await m.emit('exec_start', rec, { execID: id });
   const exited = handle.exited.then(async (code) => {
     const cur = m.store.getExec(id);
@@ -129,6 +134,7 @@ export async function execStart(m: ContainerManager, id: string, o: ExecStartOpt
   });
   exited.catch(() => {});
   if (!attach) return {};
+  if ('output' in handle) return { session: directSession(handle, ex), exited };
   const session = stdioSession(handle.session, {
     tty,
     stdin: ex.config.attachStdin,
@@ -137,6 +143,36 @@ export async function execStart(m: ContainerManager, id: string, o: ExecStartOpt
     detachKeys: parseDetachKeys(ex.config.detachKeys || m.conf?.engine.detachKeys || 'ctrl-p,ctrl-q'),
   });
   return { session, exited };
+}
+
+/** A StdioSession over a direct `runc exec`'s pipes. */
+function directSession(h: DirectExecHandle, ex: ExecRecord): StdioSession {
+  const c = ex.config;
+  let closed = false;
+  let stdin: StdioSession['stdin'];
+  if (h.stdin && c.attachStdin) {
+    const filter = detachFilter(parseDetachKeys(c.detachKeys || 'ctrl-p,ctrl-q'), () => {
+      closed = true;
+      h.stdin?.end();
+    });
+    filter.on('error', () => {});
+    filter.pipe(h.stdin);
+    stdin = filter;
+  } else h.stdin?.end();
+  async function* output(): AsyncGenerator<OutputChunk> {
+    for await (const c of h.output) {
+      if (closed) return;
+      if (c.stream === 'stdout' ? ex.config.attachStdout : ex.config.attachStderr) yield c;
+    }
+  }
+  return {
+    tty: false,
+    output: output(),
+    ...(stdin ? { stdin } : {}),
+    close: () => {
+      closed = true;
+    },
+  };
 }
 
 /** Brings a session's record up to date when its process ended while nobody watched. */

@@ -616,7 +616,10 @@ export class ContainerManager {
     for (const ex of this.store.execsOf(id)) {
       await fsp.rm(this.layout.execBundle(ex.id), { recursive: true, force: true });
     }
-    await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 500 }).catch((err: unknown) => this.warn(`removing the runtime state of ${id}: ${(err as Error).message}`));
+    // The runtime state is gone already when the exit was handled (no bundle left).
+    if (isActive(rec.state.status) || existsSync(this.layout.bundle(id))) {
+      await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 500 }).catch((err: unknown) => this.warn(`removing the runtime state of ${id}: ${(err as Error).message}`));
+    }
     await unmountRootfs(this.layout, id).catch((err: unknown) => {
       throw new EngineError('internal', `removing container ${id}: ${(err as Error).message}`);
     });

@@ -11,6 +11,7 @@
 // exit dir. The session dir also holds conmon's ctl/winsz fifos (resize).
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { EngineError } from '../errors.js';
@@ -210,4 +211,117 @@ export async function execUnderConmon(rt: ConmonRuntime, o: ConmonExecOptions): 
 /** Resizes an exec session's terminal through its conmon's ctl fifo. */
 export async function resizeExec(rt: ConmonRuntime, dir: string, size: { height: number; width: number }): Promise<void> {
   await rt.resize(dir, size);
+}
+
+export interface DirectExecHandle {
+  pid: number;
+  /** stdout and stderr in arrival order (collected from the start: nothing is lost). */
+  output: AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>;
+  /** Present when stdin was asked for. */
+  stdin?: Writable;
+  /** Settles with the exit code; rejects with ExecStartError when runc could not start the process. */
+  exited: Promise<number>;
+  kill(): void;
+}
+
+/**
+ * Runs a non-terminal process in a running container with `runc exec` as a child of this
+ * process, stdio on pipes: the cheapest way for an attached session (no conmon, no attach
+ * relay), at the price of the session ending if this process dies. Resolves once runc has
+ * started the process (its PID file exists) or failed.
+ */
+export async function execDirect(runc: import('./runc.js').Runc, o: { containerId: string; dir: string; process: OciSpecProcess; stdin: boolean; timeoutMs?: number }): Promise<DirectExecHandle> {
+  await fsp.mkdir(o.dir, { recursive: true, mode: 0o700 });
+  const spec = path.join(o.dir, 'process.json');
+  const pidFile = path.join(o.dir, 'pid');
+  const log = path.join(o.dir, 'oci-log');
+  await fsp.writeFile(spec, JSON.stringify({ ...o.process, terminal: false }), { mode: 0o600 });
+  const child = spawn(runc.path, [...runc.globalArgs(), '--log', log, '--log-format', 'json', 'exec', '--process', spec, '--pid-file', pidFile, o.containerId], {
+    stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  child.stdin?.on('error', () => {});
+  // Listen at once: Node drains (and drops) unread child stdio when the child exits.
+  const output = mergeOutput(child.stdout!, child.stderr!);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('error', () => resolve({ code: 255, signal: null }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  const started = new Promise<number>((resolve) => {
+    const poll = async () => {
+      const text = await fsp.readFile(pidFile, 'utf8').catch(() => '');
+      const pid = Number.parseInt(text, 10);
+      if (pid > 0) return resolve(pid);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(0);
+      setTimeout(poll, 5);
+    };
+    void poll();
+  });
+  const failure = async (): Promise<ExecStartError | undefined> => {
+    const msg = await fsp.readFile(log, 'utf8').then(runcErrorMessage, () => '');
+    if (!msg) return undefined;
+    const code = /executable file not found|no such file or directory/i.test(msg) ? 127 : /permission denied/i.test(msg) ? 126 : 125;
+    return new ExecStartError(msg, code);
+  };
+  const pid = await Promise.race([started, exit.then(() => 0)]);
+  if (!pid) {
+    const { code } = await exit;
+    const err = await failure();
+    if (err || code === 255) throw err ?? new ExecStartError('exec failed', 125);
+  }
+  const exited = exit.then(async ({ code, signal }) => {
+    if (code === 255 && !pid) {
+      const err = await failure();
+      if (err) throw err;
+    }
+    if (signal) return 128 + (os.constants.signals[signal] ?? 0);
+    return code ?? -1;
+  });
+  exited.catch(() => {});
+  return {
+    pid,
+    output,
+    ...(child.stdin ? { stdin: child.stdin } : {}),
+    exited,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Merges two readables into one async iterable of tagged chunks, pausing them while the consumer lags. */
+function mergeOutput(stdout: Readable, stderr: Readable): AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }> {
+  const queue: { stream: 'stdout' | 'stderr'; data: Buffer }[] = [];
+  const paused = new Set<Readable>();
+  let open = 2;
+  let wake: (() => void) | undefined;
+  const feed = (stream: 'stdout' | 'stderr', r: Readable) => {
+    r.on('data', (b: Buffer) => {
+      queue.push({ stream, data: b });
+      if (queue.length > 64) {
+        r.pause();
+        paused.add(r);
+      }
+      wake?.();
+    });
+    const done = () => {
+      open--;
+      wake?.();
+    };
+    r.once('end', done);
+    r.on('error', () => {});
+  };
+  feed('stdout', stdout);
+  feed('stderr', stderr);
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        for (const r of paused) r.resume();
+        paused.clear();
+        if (open <= 0) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    },
+  };
 }

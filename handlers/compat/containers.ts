@@ -87,7 +87,7 @@ export async function streamLogs(
   if (tail !== undefined && (!Number.isInteger(tail) || tail < -1)) throw new EngineError('invalid-argument', `invalid tail value "${q.tail}"`, undefined, 'invalid argument');
   const logs = await req.engine.containerLogs(
     id,
-    { follow: q.follow, stdout, stderr, since: time(q.since), until: time(q.until), tail: tail === -1 ? undefined : tail },
+    { follow: q.follow, stdout, stderr, since: time(q.since), until: time(q.until), tail: tail === -1 ? undefined : tail, timestamps: !!q.timestamps },
     req.signal,
   );
   const res = req.ctx.res;
@@ -95,12 +95,20 @@ export async function streamLogs(
   res.statusCode = 200;
   res.setHeader('Content-Type', logs.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
   res.flushHeaders();
-  try {
-    for await (const c of logs.lines) {
-      if (req.signal.aborted) break;
-      const data = withTimestamp(c, !!q.timestamps);
-      const ok = logs.tty ? res.write(data) : res.write(Buffer.concat([frameHeader(c.stream, data.length), data]));
-      if (!ok) await new Promise<void>((resolve) => {
+  // Lines are gathered into writes of up to 256 KiB; what is pending goes out at once when the
+  // reader has to wait (follow), so a followed log is not held back.
+  let parts: Buffer[] = [];
+  let size = 0;
+  let timer: NodeJS.Immediate | undefined;
+  const flush = async () => {
+    if (timer) clearImmediate(timer);
+    timer = undefined;
+    if (!size || res.writableEnded) return;
+    const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    parts = [];
+    size = 0;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
         const done = () => {
           res.off('drain', done);
           res.off('close', done);
@@ -110,7 +118,20 @@ export async function streamLogs(
         res.on('close', done);
       });
     }
+  };
+  try {
+    for await (const c of logs.lines) {
+      if (req.signal.aborted) break;
+      const data = withTimestamp(c, !!q.timestamps);
+      if (!logs.tty) parts.push(frameHeader(c.stream, data.length));
+      parts.push(data);
+      size += data.length + (logs.tty ? 0 : 8);
+      if (size >= 256 * 1024) await flush();
+      else timer ??= setImmediate(() => void flush());
+    }
+    await flush();
   } finally {
+    if (timer) clearImmediate(timer);
     if (!res.writableEnded) res.end();
   }
 }
