@@ -20,12 +20,14 @@ import { renderReport, verdicts, writeJson, type Report } from './report.js';
 import { prepareSide, snapshotTspod, tspodBuild, tspodSide, type Side } from './services.js';
 import { ceilingSuite } from './suites/ceiling.js';
 import { coldStartSuite } from './suites/cold-start.js';
+import { containersSuite } from './suites/containers.js';
 import { httpLoadSuite } from './suites/http-load.js';
+import { imagesSuite } from './suites/images.js';
 import { requestProfileSuite } from './suites/request-profile.js';
 import { startupProfileSuite } from './suites/startup-profile.js';
 
 /** Every suite, in run order. */
-const SUITES: Suite[] = [ceilingSuite, coldStartSuite, httpLoadSuite, startupProfileSuite, requestProfileSuite];
+const SUITES: Suite[] = [ceilingSuite, coldStartSuite, httpLoadSuite, startupProfileSuite, requestProfileSuite, imagesSuite, containersSuite];
 
 const USAGE = `usage: node dist/scripts/bench/main.js [options]
   --quick               fewer starts and shorter rounds (a smoke run)

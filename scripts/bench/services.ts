@@ -181,6 +181,8 @@ export interface SpawnOptions {
   logFile: string;
   /** Behind systemd-socket-activate -l socket. */
   activated?: boolean;
+  /** Extra environment for the service (e.g. CONTAINERS_REGISTRIES_CONF), on top of serviceEnv. */
+  env?: Record<string, string>;
 }
 
 function spawnService(ctx: BenchContext, o: SpawnOptions): { started: Started; listening: Promise<void> } {
@@ -188,7 +190,7 @@ function spawnService(ctx: BenchContext, o: SpawnOptions): { started: Started; l
   mkdirSync(join(o.logFile, '..'), { recursive: true });
   const logFd = openSync(o.logFile, 'a');
   // systemd-socket-activate hands the service only LISTEN_* and what --setenv names.
-  const env = serviceEnv(ctx.options);
+  const env = { ...serviceEnv(ctx.options), ...o.env };
   const argv = o.activated
     ? [which('systemd-socket-activate') ?? 'systemd-socket-activate', '-l', o.socket, ...Object.entries(env).map(([k, v]) => `--setenv=${k}=${v}`), ...o.argv]
     : o.argv;

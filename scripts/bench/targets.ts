@@ -21,6 +21,14 @@ export const TARGETS = {
   infoP50: { kind: 'below', value: 2 },
   idleRss: { kind: 'ratio-max', value: 1.5 },
   peakRss: { kind: 'ratio-max', value: 1.0 },
+  // images (issue 3)
+  pullTime: { kind: 'ratio-max', value: 1.0 },
+  loadThroughput: { kind: 'ratio-min', value: 1.0 },
+  imageListP50: { kind: 'ratio-max', value: 0.5 },
+  // containers (issue 4)
+  lifecycleRate: { kind: 'ratio-min', value: 2.0 },
+  containerListP50: { kind: 'ratio-max', value: 0.1 },
+  logsThroughput: { kind: 'ratio-min', value: 1.0 },
 } as const satisfies Record<string, Target>;
 
 export function ratio(values: Partial<Record<SideName, number>>): number | undefined {
