@@ -3,7 +3,7 @@
 import type { EventQuery } from '../engine/api.js';
 import { parseEventTime } from '../engine/events/time.js';
 import { streamJsonLines } from '../server/stream.js';
-import { toEventMessage } from './convert/events.js';
+import { toEventMessage, type EventDialect } from './convert/events.js';
 import { parseFilters } from './filters.js';
 import type { ApiRequest } from './types.js';
 
@@ -15,7 +15,7 @@ export interface EventsParams {
   stream?: boolean;
 }
 
-export async function streamEvents(req: ApiRequest, params: EventsParams): Promise<void> {
+export async function streamEvents(req: ApiRequest, params: EventsParams, dialect: EventDialect): Promise<void> {
   const until = params.until ? parseEventTime(params.until) : undefined;
   const query: EventQuery = {
     // Docker replays history when only `until` is given.
@@ -25,9 +25,9 @@ export async function streamEvents(req: ApiRequest, params: EventsParams): Promi
     follow: params.stream !== false,
   };
   const events = req.engine.eventsStream(query, req.signal);
-  await streamJsonLines(req.ctx, mapEvents(events), req.signal);
+  await streamJsonLines(req.ctx, mapEvents(events, dialect), req.signal);
 }
 
-async function* mapEvents(events: AsyncIterable<import('../engine/api.js').EngineEvent>) {
-  for await (const event of events) yield toEventMessage(event);
+async function* mapEvents(events: AsyncIterable<import('../engine/api.js').EngineEvent>, dialect: EventDialect) {
+  for await (const event of events) yield toEventMessage(event, dialect);
 }

@@ -15,5 +15,5 @@ export const systemHandlers: HandlerTable<Ops> = {
   SystemPingHead: ({ ctx }) => answerPing(ctx),
   SystemVersion: async ({ engine }) => toDockerVersion(await engine.systemVersion()),
   SystemInfo: async ({ engine }) => toDockerInfo(await engine.systemInfo()),
-  SystemEvents: (req) => streamEvents(req, req.query),
+  SystemEvents: (req) => streamEvents(req, req.query, 'compat'),
 };

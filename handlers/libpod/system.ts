@@ -15,5 +15,5 @@ export const systemHandlers: HandlerTable<Ops> = {
     const [info, version] = await Promise.all([engine.systemInfo(), engine.systemVersion()]);
     return toLibpodInfo(info, version);
   },
-  SystemEventsLibpod: (req) => streamEvents(req, req.query),
+  SystemEventsLibpod: (req) => streamEvents(req, req.query, 'libpod'),
 };

@@ -8,6 +8,7 @@ import { isPing } from '../../server/ping.js';
 import { errorBody } from '../../server/errors.js';
 import { stringifyJson, Int64 } from '../../server/respond.js';
 import { parseFilters } from '../../handlers/filters.js';
+import { toEventMessage } from '../../handlers/convert/events.js';
 import { EngineError } from '../../engine/errors.js';
 
 describe('version prefixes', () => {
@@ -104,5 +105,23 @@ describe('error bodies and JSON', () => {
   });
   it('writes 64-bit integers exactly', () => {
     expect(stringifyJson({ timeNano: new Int64(1764430000123456789n), s: 'a\u0000int64:1' })).to.equal('{"timeNano":1764430000123456789,"s":"a\\u0000int64:1"}');
+  });
+});
+
+describe('event messages per API', () => {
+  const base = { id: 'x', attributes: {}, time: 1, timeNano: 1_000_000_000n } as const;
+  it('names an image removal delete on compat and remove on libpod', () => {
+    const e = { ...base, type: 'image' as const, action: 'remove' };
+    expect(toEventMessage(e, 'compat')).to.include({ Action: 'delete', status: 'delete' });
+    expect(toEventMessage(e, 'libpod')).to.include({ Action: 'remove' });
+  });
+  it('names a container exit die (exitCode) on compat and died (containerExitCode) on libpod', () => {
+    const e = { ...base, type: 'container' as const, action: 'die', attributes: { exitCode: '3' } };
+    const compat = toEventMessage(e, 'compat');
+    expect(compat.Action).to.equal('die');
+    expect(compat.Actor.Attributes.exitCode).to.equal('3');
+    const libpod = toEventMessage(e, 'libpod');
+    expect(libpod.Action).to.equal('died');
+    expect(libpod.Actor.Attributes.containerExitCode).to.equal('3');
   });
 });
