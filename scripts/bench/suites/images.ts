@@ -105,7 +105,8 @@ export const imagesSuite: Suite = {
   name: 'images',
   description: 'pull (fresh root, shared layers), load/save MB/s of a >50 MB image; /images/json p50 with 200 images at c1/c16',
   async run(ctx: BenchContext) {
-    const rounds = ctx.options.quick ? 1 : 3;
+    // Pull and load rounds are ~1 s per side and noisy (±20% round to round on a busy host): 5.
+    const rounds = ctx.options.quick ? 1 : 5;
     const dir = ctx.tempDir('images');
     ctx.log('images: building the layers (random data, incompressible) and seeding the registry');
     const base = busyboxBaseLayer();
