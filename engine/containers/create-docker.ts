@@ -19,6 +19,7 @@ import {
   stringList,
   stringMap,
 } from './parse.js';
+import { networksFromDocker } from '../networks/requests.js';
 import type { DeviceSpec, HealthcheckSpec, MountSpec, UlimitSpec } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -71,7 +72,15 @@ function dockerMounts(v: unknown): MountSpec[] {
     }
     if (type === 'volume') {
       const source = optString(`${field}.Source`, m.Source) ?? '';
-      return { type: 'volume', source, destination, readonly, options: [], origin: 'mounts' } satisfies MountSpec;
+      const vo = obj(`${field}.VolumeOptions`, m.VolumeOptions);
+      const dc = obj(`${field}.VolumeOptions.DriverConfig`, vo.DriverConfig);
+      const spec: MountSpec = { type: 'volume', source, destination, readonly, options: [], origin: 'mounts' };
+      if (vo.NoCopy === true) spec.nocopy = true;
+      const labels = stringMap(`${field}.VolumeOptions.Labels`, vo.Labels);
+      const options = stringMap(`${field}.VolumeOptions.DriverConfig.Options`, dc.Options);
+      const driver = optString(`${field}.VolumeOptions.DriverConfig.Name`, dc.Name);
+      if (Object.keys(labels).length || Object.keys(options).length || driver) spec.volumeCreate = { ...(driver ? { driver } : {}), labels, options };
+      return spec;
     }
     throw invalid(`${field}.Type`, `mount type "${String(type)}" is not supported`);
   });
@@ -267,8 +276,10 @@ export function fromDockerCreate(body: unknown, name?: string): ContainerCreateO
   o.netns = namespaceFromMode(nm, 'net');
   if (o.netns.mode === 'private' && !['default', 'bridge', 'private'].includes(nm)) o.networks = [nm];
   const nc = obj('NetworkingConfig', c.NetworkingConfig);
-  for (const net of Object.keys(obj('NetworkingConfig.EndpointsConfig', nc.EndpointsConfig))) {
-    if (net !== 'default' && net !== 'bridge' && net !== nm && o.netns.mode === 'private') o.networks.push(net);
+  const endpoints = obj('NetworkingConfig.EndpointsConfig', nc.EndpointsConfig) as Parameters<typeof networksFromDocker>[1];
+  if (o.netns.mode === 'private') {
+    o.networkRequests = networksFromDocker(nm, endpoints).networks;
+    o.networks = Object.keys(o.networkRequests).filter((n) => n !== 'bridge');
   }
   o.pidMode = optString('HostConfig.PidMode', h.PidMode) ?? '';
   o.pidns = namespaceFromMode(o.pidMode, 'pid');

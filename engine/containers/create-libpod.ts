@@ -16,6 +16,7 @@ import {
   stringList,
   stringMap,
 } from './parse.js';
+import { networksFromLibpod } from '../networks/requests.js';
 import type { MountSpec, NamespaceChoice } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -209,7 +210,10 @@ export function fromSpecGenerator(body: unknown): ContainerCreateOptions {
   const net = namespace('netns', s.netns, 'net');
   o.netns = net.ns;
   o.networkMode = net.ns.mode === 'host' ? 'host' : net.ns.mode === 'none' ? 'none' : net.ns.mode === 'container' ? net.mode : 'bridge';
-  o.networks = Object.keys(obj('Networks', s.Networks)).filter((n) => n !== 'podman' && n !== 'bridge');
+  if (net.ns.mode === 'private') {
+    o.networkRequests = networksFromLibpod({ nsmode: 'bridge' }, obj('Networks', s.Networks) as Parameters<typeof networksFromLibpod>[1]).networks;
+    o.networks = Object.keys(o.networkRequests);
+  }
   const pid = namespace('pidns', s.pidns, 'pid');
   o.pidns = pid.ns;
   o.pidMode = pid.ns.mode === 'private' ? '' : pid.mode;

@@ -6,6 +6,9 @@ import type { DomainCounts, EngineContext } from '../context.js';
 import { EngineError } from '../errors.js';
 import { attachContainer } from '../oci/attach.js';
 import type { ImageResolver } from '../images/types.js';
+import { createNetworksDomain, type NetworksDomain } from '../networks/index.js';
+import type { NetworkUser, PerNetworkRequest } from '../networks/types.js';
+import { openVolumeDomain, type VolumeDomain } from '../volumes/index.js';
 import type { OciSpec } from '../oci/spec-types.js';
 import type {
   ContainerCommitOptions,
@@ -40,6 +43,8 @@ export type ImportImage = (
 export interface ContainersDomainDeps {
   images?: ImageResolver;
   importImage?: ImportImage;
+  networks?: NetworksDomain;
+  volumes?: VolumeDomain;
 }
 
 export interface ContainersDomain {
@@ -72,7 +77,26 @@ function configChanges(rec: ContainerRecord): string[] {
 }
 
 export async function openContainersDomain(ctx: EngineContext, deps: ContainersDomainDeps = {}): Promise<ContainersDomain> {
-  const m = await ContainerManager.open({ root: ctx.root, runroot: ctx.runroot, events: ctx.events, conf: ctx.conf, images: deps.images, service: true });
+  const m = await ContainerManager.open({ root: ctx.root, runroot: ctx.runroot, events: ctx.events, conf: ctx.conf, images: deps.images, networks: deps.networks, volumes: deps.volumes, service: true });
+  deps.networks?.setContainerHooks(networkHooks(m));
+  deps.volumes?.setUsage({
+    containersByVolume() {
+      m.store.refresh();
+      const map = new Map<string, string[]>();
+      for (const rec of m.store.list()) {
+        for (const mt of rec.spec.mounts) {
+          if (mt.type !== 'volume' || !mt.source) continue;
+          const list = map.get(mt.source);
+          if (list) list.push(rec.id);
+          else map.set(mt.source, [rec.id]);
+        }
+      }
+      return map;
+    },
+    async removeContainers(ids) {
+      for (const id of ids) await m.remove(id, { force: true });
+    },
+  });
   await m.serve();
   const stopHealth = startHealthTimer(m);
 
@@ -274,7 +298,7 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
     containerWait: wait,
     async containerRemove(ref, o = {}) {
       try {
-        const id = await m.remove(ref, { force: o.force, timeout: o.timeout });
+        const id = await m.remove(ref, { force: o.force, timeout: o.timeout, volumes: o.volumes });
         return { id };
       } catch (err) {
         if (o.ignore && err instanceof EngineError && err.kind === 'not-found') return { id: ref };
@@ -446,15 +470,65 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
   };
 }
 
+/** How the networks domain learns about containers' networks (network rm, connect, disconnect). */
+function networkHooks(m: ContainerManager) {
+  const user = (id: string): NetworkUser => ({ id, name: m.mustGet(id).name });
+  return {
+    async containersUsing(networkName: string): Promise<NetworkUser[]> {
+      m.store.refresh();
+      return m.store.list().filter((r) => r.spec.networkRequests && networkName in r.spec.networkRequests).map((r) => ({ id: r.id, name: r.name }));
+    },
+    async connect(ref: string, networkName: string, opts: PerNetworkRequest): Promise<NetworkUser> {
+      const { id } = m.lookup(ref);
+      return m.locked(id, async () => {
+        const rec = m.mustGet(id);
+        if (rec.spec.netns.mode !== 'private' || !rec.spec.networkRequests) throw new EngineError('invalid-argument', `container ${rec.name} is not in bridge network mode: it cannot join networks`, undefined, 'invalid argument');
+        if (networkName in rec.spec.networkRequests) throw new EngineError('conflict', `container ${rec.name} is already connected to network ${networkName}`, undefined, 'network is already connected');
+        if (rec.state.status === 'running' || rec.state.status === 'paused') {
+          const a = await m.networks!.connectContainerNetwork(id, networkName, opts);
+          m.store.mutate(id, (r) => ({ ...r, state: { ...r.state, net: { status: { ...(r.state.net?.status ?? {}), [networkName]: a }, ports: r.state.net?.ports ?? [] } } }));
+        }
+        m.store.mutate(id, (r) => ({ ...r, spec: { ...r.spec, networkRequests: { ...r.spec.networkRequests, [networkName]: opts }, networks: [...r.spec.networks.filter((n) => n !== networkName), networkName] } }));
+        await m.emit('connect', rec, { network: networkName });
+        return user(id);
+      });
+    },
+    async disconnect(ref: string, networkName: string, _force: boolean): Promise<NetworkUser> {
+      const { id } = m.lookup(ref);
+      return m.locked(id, async () => {
+        const rec = m.mustGet(id);
+        if (!rec.spec.networkRequests || !(networkName in rec.spec.networkRequests)) throw new EngineError('not-found', `container ${rec.name} is not connected to network ${networkName}`, undefined, 'network is not connected');
+        if (rec.state.status === 'running' || rec.state.status === 'paused') {
+          await m.networks!.disconnectContainerNetwork(id, networkName);
+        }
+        m.store.mutate(id, (r) => {
+          const reqs = { ...r.spec.networkRequests };
+          delete reqs[networkName];
+          const status = { ...(r.state.net?.status ?? {}) };
+          delete status[networkName];
+          return { ...r, spec: { ...r.spec, networkRequests: reqs, networks: r.spec.networks.filter((n) => n !== networkName) }, state: { ...r.state, ...(r.state.net ? { net: { ...r.state.net, status } } : {}) } };
+        });
+        await m.emit('disconnect', rec, { network: networkName });
+        return user(id);
+      });
+    },
+    async removeContainers(ids: string[]): Promise<void> {
+      for (const id of ids) await m.remove(id, { force: true });
+    },
+  };
+}
+
 /** `tspod container cleanup <id>`: what conmon's exit command runs when a container exits. */
-export async function cleanupContainer(opts: { root: string; runroot: string; id: string; events: import('../events/event-log.js').EventLog }): Promise<void> {
-  const m = await ContainerManager.open({ root: opts.root, runroot: opts.runroot, events: opts.events, service: false });
+export async function cleanupContainer(ctx: EngineContext, id: string): Promise<void> {
+  const volumes = openVolumeDomain(ctx);
+  const m = await ContainerManager.open({ root: ctx.root, runroot: ctx.runroot, events: ctx.events, conf: ctx.conf, networks: createNetworksDomain(ctx), volumes, service: false });
   try {
     m.store.refresh(true);
-    if (!m.store.get(opts.id)) return;
-    await m.locked(opts.id, () => m.reapLocked(opts.id));
+    if (!m.store.get(id)) return;
+    await m.locked(id, () => m.reapLocked(id));
   } finally {
     await m.close();
+    await volumes.close();
   }
 }
 

@@ -11,10 +11,14 @@ import { EventEmitter } from 'node:events';
 import { existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ContainersConf } from '../config/containers-conf.js';
+import { containersConfDefaults, type ContainersConf } from '../config/containers-conf.js';
 import { EngineError, notModified } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import type { ImageResolver } from '../images/types.js';
+import type { NetworksDomain } from '../networks/domain.js';
+import { portRequestsFromDocker } from '../networks/ports.js';
+import type { NetworkMode, PerNetworkRequest, SetupContainerNetworkReport } from '../networks/types.js';
+import type { VolumeDomain } from '../volumes/index.js';
 import { ConmonRuntime } from '../oci/conmon.js';
 import { loadOciHostFacts } from '../oci/host.js';
 import { Runc } from '../oci/runc.js';
@@ -27,9 +31,10 @@ import { checkName, generateName, newId } from './names.js';
 import { ociConfigFor } from './oci-config.js';
 import { signalName, signalNumber } from './parse.js';
 import { containerHostname, mountRootfs, prepareContainerDirs, resolveUser, unmountRootfs, writeEtcFiles } from './rootfs.js';
+import { resolveInRoot } from './scoped-path.js';
 import { buildContainerSpec } from './spec.js';
 import { ContainerStore } from './store.js';
-import { initialState, nowRfc3339Nano, formatTimeNano, type ContainerRecord, type ContainerStatus } from './types.js';
+import { initialState, nowRfc3339Nano, formatTimeNano, type ContainerRecord, type ContainerSpec, type ContainerStatus } from './types.js';
 
 /** States in which conmon monitors the container. */
 export const ACTIVE: readonly ContainerStatus[] = ['initialized', 'running', 'paused', 'stopping'];
@@ -42,6 +47,10 @@ export interface ManagerOptions {
   events: EventLog;
   conf?: ContainersConf;
   images?: ImageResolver;
+  /** Bridge networks, port publishing, DNS (without it: own namespace, loopback only). */
+  networks?: NetworksDomain;
+  /** Named and anonymous volumes (without it, volume mounts are refused). */
+  volumes?: VolumeDomain;
   /** The service (watches exits, answers waits); false in the cleanup command. */
   service: boolean;
   /** Where warnings go (default: stderr). */
@@ -72,6 +81,8 @@ export class ContainerManager {
   readonly rt: ConmonRuntime;
   readonly events: EventLog;
   readonly images?: ImageResolver;
+  readonly networks?: NetworksDomain;
+  readonly volumes?: VolumeDomain;
   readonly conf?: ContainersConf;
   readonly service: boolean;
   readonly mutex = new KeyedMutex();
@@ -89,6 +100,8 @@ export class ContainerManager {
     this.layout = new Layout(opts.root, opts.runroot);
     this.events = opts.events;
     this.images = opts.images;
+    this.networks = opts.networks;
+    this.volumes = opts.volumes;
     this.conf = opts.conf;
     this.service = opts.service;
     this.warn = opts.warn ?? ((m) => process.stderr.write(`tspod: ${m}\n`));
@@ -198,23 +211,65 @@ export class ContainerManager {
       if (ns.mode === 'container') this.lookup(ns.id);
     }
     const spec = buildContainerSpec(o, image, this.images.lowerDirs(image));
+    this.applyConfDefaults(spec);
     if (!spec.entrypoint.length && !spec.cmd.length) throw new EngineError('invalid-argument', 'no command or entrypoint provided, and no CMD or ENTRYPOINT from image');
+    // The image's VOLUMEs not covered by a mount become anonymous volumes (as Docker and Podman).
+    for (const dest of Object.keys(spec.volumes)) {
+      const d = path.posix.normalize(dest);
+      if (!spec.mounts.some((m) => m.destination === d)) spec.mounts.push({ type: 'volume', source: '', destination: d, readonly: false, options: [], origin: 'binds', anonymous: true });
+    }
+    if (spec.mounts.some((m) => m.type === 'volume') && !this.volumes) throw new EngineError('not-implemented', 'volume mounts need the volumes domain');
+    // Networks are named as the networks domain knows them ("bridge" is the default network).
+    if (this.networks && spec.netns.mode === 'private' && spec.networkRequests) {
+      const reqs = Object.keys(spec.networkRequests).length ? spec.networkRequests : { bridge: {} };
+      const resolved: Record<string, PerNetworkRequest> = {};
+      for (const [n, r] of Object.entries(reqs)) resolved[(await this.networks.resolveNetwork(n)).name] = r;
+      spec.networkRequests = resolved;
+      spec.networks = Object.keys(resolved);
+    }
     const id = newId();
     const rec: ContainerRecord = { id, name, created: nowRfc3339Nano(), spec, state: initialState() };
     // Everything the runtime spec builder would refuse fails now, before anything exists.
     const facts = await this.hostFacts();
-    const dry = await ociConfigFor(this.layout, rec, { rootfs: this.layout.merged(id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, hostname: 'dry-run', pidOf: () => 1 });
+    const placeholders = new Map(spec.mounts.filter((m) => m.type === 'volume').map((m) => [m.destination, '/']));
+    const dry = await ociConfigFor(this.layout, rec, { rootfs: this.layout.merged(id), user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, hostname: 'dry-run', pidOf: () => 1, volumeSources: placeholders });
     buildRuntimeSpec(dry, facts);
     await prepareContainerDirs(this.layout, id, spec.lowerDirs.length === 0);
     try {
+      for (const m of spec.mounts) {
+        if (m.type !== 'volume') continue;
+        const v = await this.volumes!.volumeEnsure(m.source || undefined, { containerId: id, ...(m.volumeCreate ? { create: m.volumeCreate } : {}) });
+        m.source = v.name;
+        m.anonymous = v.anonymous;
+        m.volumeMountpoint = v.mountpoint;
+      }
       this.store.insert(rec);
     } catch (err) {
+      if (this.volumes && spec.mounts.some((m) => m.type === 'volume')) await this.volumes.volumeRemoveAnonymousOf(id).catch(() => {});
       await fsp.rm(this.layout.dir(id), { recursive: true, force: true });
       throw err;
     }
     await this.emit('create', rec);
     this.notify(id);
     return { id, warnings: [] };
+  }
+
+  /** containers.conf defaults the client did not override: default sysctls, pids limit. */
+  private applyConfDefaults(spec: ContainerSpec): void {
+    const c = this.conf?.containers ?? {};
+    const sysctls = c.defaultSysctls ?? containersConfDefaults.containers.defaultSysctls;
+    for (const kv of sysctls) {
+      const eq = kv.indexOf('=');
+      if (eq <= 0) continue;
+      const key = kv.slice(0, eq);
+      if (key in spec.sysctls) continue;
+      // Namespaced sysctls only apply in the container's own namespace.
+      if (key.startsWith('net.') && spec.netns.mode === 'host') continue;
+      if ((key.startsWith('kernel.sem') || key.startsWith('kernel.shm') || key.startsWith('kernel.msg') || key.startsWith('fs.mqueue.')) && spec.ipcns.mode === 'host') continue;
+      spec.sysctls[key] = kv.slice(eq + 1);
+    }
+    const pids = c.pidsLimit ?? containersConfDefaults.containers.pidsLimit;
+    if (spec.resources.pidsLimit === undefined && pids > 0 && !spec.privileged) spec.resources.pidsLimit = pids;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -238,12 +293,18 @@ export class ContainerManager {
     const id = rec.id;
     const bundle = this.layout.bundle(id);
     try {
+      // The network is set up while the rootfs and volumes are mounted.
+      const netP = this.setupNetwork(rec);
+      netP.catch(() => {});
       const rootfs = await mountRootfs(this.layout, rec);
       this.store.patchState(id, { mounted: true });
       const hostname = containerHostname(rec);
-      await writeEtcFiles(this.layout, rec, hostname);
       const user = await resolveUser(rootfs, rec.spec.user, rec.spec.groupAdd);
-      const cfg = await ociConfigFor(this.layout, rec, { rootfs, user, hostname, pidOf: this.pidOf });
+      const volumeSources = await this.mountVolumes(rec, rootfs, user);
+      const net = await netP;
+      if (net) this.store.patchState(id, { net: { status: net.status, ports: net.ports } });
+      await writeEtcFiles(this.layout, rec, hostname, net);
+      const cfg = await ociConfigFor(this.layout, rec, { rootfs, user, hostname, pidOf: this.pidOf, volumeSources, ...(net ? { netnsPath: net.netnsPath } : {}) });
       const spec = buildRuntimeSpec(cfg, await this.hostFacts());
       await this.rt.writeBundle(bundle, spec);
       await fsp.rm(path.join(this.layout.userdata(id), 'exit'), { force: true });
@@ -266,6 +327,7 @@ export class ContainerManager {
       return next;
     } catch (err) {
       await this.rt.cleanup(id, { bundle }).catch(() => {});
+      await this.releaseRunResources(id);
       await this.releaseRootfs(id, true);
       const message = err instanceof Error ? err.message : String(err);
       this.store.patchState(id, { error: message, exitCode: /not found|no such file/i.test(message) ? 127 : /permission denied/i.test(message) ? 126 : 128 });
@@ -282,6 +344,7 @@ export class ContainerManager {
       await this.rt.start(rec.id);
     } catch (err) {
       await this.rt.cleanup(rec.id, { bundle: this.layout.bundle(rec.id) }).catch(() => {});
+      await this.releaseRunResources(rec.id);
       await this.releaseRootfs(rec.id, true);
       this.store.patchState(rec.id, { status: rec.state.runs ? 'exited' : 'created', pid: 0, conmonPid: 0, error: (err as Error).message, exitCode: 128 });
       this.notify(rec.id);
@@ -319,6 +382,71 @@ export class ContainerManager {
     const rec = this.fresh(id);
     if (!rec) throw new EngineError('not-found', `no container with ID ${id} found: no such container`, undefined, 'no such container');
     return rec;
+  }
+
+  /** Mounts the container's volumes (copying image content into new ones); destination -> host source. */
+  private async mountVolumes(rec: ContainerRecord, rootfs: string, user: { uid: number; gid: number }): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (!this.volumes) return out;
+    for (const m of rec.spec.mounts) {
+      if (m.type !== 'volume') continue;
+      const content = await resolveInRoot(rootfs, m.destination);
+      const exists = await fsp.stat(content).then((st) => st.isDirectory(), () => false);
+      const vm = await this.volumes.volumeMountForContainer(m.source || undefined, {
+        containerId: rec.id,
+        ...(exists ? { imageContentDir: content } : {}),
+        ...(m.nocopy ? { nocopy: true } : {}),
+        chownTo: { uid: user.uid, gid: user.gid },
+        destination: m.destination,
+      });
+      out.set(m.destination, vm.source);
+    }
+    return out;
+  }
+
+  /** The networks domain's view of the container's network mode. */
+  private networkMode(rec: ContainerRecord): NetworkMode {
+    const ns = rec.spec.netns;
+    switch (ns.mode) {
+      case 'host':
+        return 'host';
+      case 'none':
+        return 'none';
+      case 'container':
+        return { container: this.lookup(ns.id).id };
+      case 'path':
+        return { ns: ns.path };
+      default:
+        return 'bridge';
+    }
+  }
+
+  private async setupNetwork(rec: ContainerRecord): Promise<SetupContainerNetworkReport | undefined> {
+    if (!this.networks) return undefined;
+    const s = rec.spec;
+    const exposed = Object.keys(s.exposedPorts);
+    return this.networks.setupContainerNetwork({
+      containerId: rec.id,
+      name: rec.name,
+      mode: this.networkMode(rec),
+      networks: s.networkRequests ?? {},
+      portMappings: portRequestsFromDocker(s.portBindings, exposed, s.publishAllPorts),
+      publishAll: s.publishAllPorts,
+      exposedPorts: exposed,
+      ...(s.dns.length ? { dnsServers: s.dns } : {}),
+    });
+  }
+
+  /** Network teardown and volume releases of a run (idempotent, from any process). */
+  async releaseRunResources(id: string): Promise<void> {
+    if (this.networks) await this.networks.teardownContainerNetwork(id).catch((err: unknown) => this.warn(`tearing down the network of ${id}: ${(err as Error).message}`));
+    if (this.volumes) await this.volumes.volumeReleaseAll(id).catch((err: unknown) => this.warn(`releasing the volumes of ${id}: ${(err as Error).message}`));
+    const rec = this.fresh(id);
+    if (rec?.state.net) this.store.mutate(id, (r) => {
+      const { net: _net, ...state } = r.state;
+      void _net;
+      return { ...r, state };
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -502,10 +630,14 @@ export class ContainerManager {
   /** After the exit was claimed: runtime teardown, unmount, events, restart or AutoRemove. */
   private async finishExit(rec: ContainerRecord, opts: { noRestart?: boolean }): Promise<void> {
     const id = rec.id;
-    await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonPid: rec.state.conmonPid || undefined, conmonGraceMs: 500 }).catch((err: unknown) => {
-      this.warn(`cleaning up the runtime of ${id}: ${(err as Error).message}`);
-    });
-    await this.releaseRootfs(id, false);
+    // Runtime state, network and volumes, rootfs: independent of each other once the container is dead.
+    await Promise.all([
+      this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonPid: rec.state.conmonPid || undefined, conmonGraceMs: 500 }).catch((err: unknown) => {
+        this.warn(`cleaning up the runtime of ${id}: ${(err as Error).message}`);
+      }),
+      this.releaseRunResources(id),
+      this.releaseRootfs(id, false),
+    ]);
     await this.emit('die', rec, { exitCode: String(rec.state.exitCode) });
     this.notify(id);
     if (!opts.noRestart && this.restartWanted(rec)) {
@@ -522,7 +654,7 @@ export class ContainerManager {
       return;
     }
     if (rec.spec.autoRemove) {
-      await this.removeLocked(this.fresh(id) ?? rec);
+      await this.removeLocked(this.fresh(id) ?? rec, { volumes: true });
       return;
     }
     this.store.patchState(id, { cleanupPid: 0 });
@@ -609,7 +741,7 @@ export class ContainerManager {
   // ---------------------------------------------------------------------------------------
   // Remove
 
-  async removeLocked(rec: ContainerRecord): Promise<void> {
+  async removeLocked(rec: ContainerRecord, opts: { volumes?: boolean } = {}): Promise<void> {
     const id = rec.id;
     this.store.patchState(id, { status: 'removing', cleanupPid: process.pid });
     this.notify(id);
@@ -619,6 +751,10 @@ export class ContainerManager {
     // The runtime state is gone already when the exit was handled (no bundle left).
     if (isActive(rec.state.status) || existsSync(this.layout.bundle(id))) {
       await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 500 }).catch((err: unknown) => this.warn(`removing the runtime state of ${id}: ${(err as Error).message}`));
+    }
+    await this.releaseRunResources(id);
+    if (this.volumes && rec.spec.mounts.some((m) => m.type === 'volume')) {
+      if (opts.volumes) await this.volumes.volumeRemoveAnonymousOf(id).catch((err: unknown) => this.warn(`removing the anonymous volumes of ${id}: ${(err as Error).message}`));
     }
     await unmountRootfs(this.layout, id).catch((err: unknown) => {
       throw new EngineError('internal', `removing container ${id}: ${(err as Error).message}`);
@@ -632,7 +768,7 @@ export class ContainerManager {
     this.notify(id);
   }
 
-  async remove(ref: string, opts: { force?: boolean; timeout?: number } = {}): Promise<string> {
+  async remove(ref: string, opts: { force?: boolean; timeout?: number; volumes?: boolean } = {}): Promise<string> {
     const { id } = this.lookup(ref);
     await this.locked(id, async () => {
       const rec = this.fresh(id);
@@ -645,7 +781,7 @@ export class ContainerManager {
       } else if (rec.state.status === 'initialized') {
         await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 200 }).catch(() => {});
       }
-      await this.removeLocked(this.fresh(id) ?? rec);
+      await this.removeLocked(this.fresh(id) ?? rec, { volumes: opts.volumes });
     });
     return id;
   }

@@ -68,6 +68,10 @@ export interface OciConfigInputs {
   user: ExecUser;
   hostname: string;
   pidOf: PidOf;
+  /** Host directories of the container's volumes, by destination. */
+  volumeSources?: Map<string, string>;
+  /** The network namespace the networks domain set up ('' = the host's). */
+  netnsPath?: string;
 }
 
 export async function ociConfigFor(layout: Layout, rec: ContainerRecord, inp: OciConfigInputs): Promise<OciContainerConfig> {
@@ -96,7 +100,9 @@ export async function ociConfigFor(layout: Layout, rec: ContainerRecord, inp: Oc
     } else if (m.type === 'tmpfs') {
       mounts.push({ type: 'tmpfs', destination: m.destination, readonly: m.readonly, ...(m.tmpfsSize ? { size: m.tmpfsSize } : {}), ...(m.tmpfsMode !== undefined ? { mode: m.tmpfsMode } : {}), options: m.options.filter((o) => !['rw', 'ro'].includes(o)) });
     } else {
-      throw new EngineError('not-implemented', `volume mounts (${m.source || 'anonymous'}:${m.destination}) need the volumes domain`);
+      const source = inp.volumeSources?.get(m.destination);
+      if (!source) throw new EngineError('not-implemented', `volume mounts (${m.source || 'anonymous'}:${m.destination}) need the volumes domain`);
+      mounts.push({ type: 'bind', source, destination: m.destination, readonly: m.readonly, propagation: 'rprivate', recursive: true });
     }
   }
   const env = [...s.env];
@@ -110,7 +116,12 @@ export async function ociConfigFor(layout: Layout, rec: ContainerRecord, inp: Oc
     pid: nsMode(s.pidns, 'pid', inp.pidOf),
     ipc: nsMode(s.ipcns, 'ipc', inp.pidOf),
     uts: nsMode(s.utsns, 'uts', inp.pidOf),
-    network: nsMode(s.netns.mode === 'none' ? { mode: 'private' } : s.netns, 'net', inp.pidOf),
+    network:
+      inp.netnsPath !== undefined
+        ? inp.netnsPath === ''
+          ? 'host'
+          : { path: inp.netnsPath }
+        : nsMode(s.netns.mode === 'none' ? { mode: 'private' } : s.netns, 'net', inp.pidOf),
   };
   const runDirFiles = [
     { source: layout.resolvConfPath(rec.id), destination: '/etc/resolv.conf' },

@@ -123,7 +123,8 @@ function applyBindOptions(field: string, m: MountSpec, opts: string[]): void {
     else if (PROPAGATIONS.has(o)) m.propagation = o as MountSpec['propagation'];
     else if (o === 'bind') m.nonRecursive = true;
     else if (o === 'rbind') m.nonRecursive = false;
-    else if (['nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'copy', 'nocopy', 'consistent', 'cached', 'delegated', 'U', 'O', 'idmap'].includes(o)) continue;
+    else if (o === 'nocopy') m.nocopy = true;
+    else if (['nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'copy', 'consistent', 'cached', 'delegated', 'U', 'O', 'idmap'].includes(o)) continue;
     else throw invalid(field, `invalid mount option "${o}"`);
   }
 }

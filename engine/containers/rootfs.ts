@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import { EngineError } from '../errors.js';
 import { mountOverlay, unmount, isMountPoint } from '../storage/overlay.js';
+import type { SetupContainerNetworkReport } from '../networks/types.js';
 import type { Layout } from './layout.js';
 import { resolveInRoot } from './scoped-path.js';
 import type { ContainerRecord } from './types.js';
@@ -52,7 +53,7 @@ export async function unmountRootfs(layout: Layout, id: string): Promise<void> {
 const HOSTS_HEADER = '127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4\n::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6\n';
 
 /** Writes hosts, hostname and resolv.conf into the container's userdata dir. */
-export async function writeEtcFiles(layout: Layout, rec: ContainerRecord, hostname: string): Promise<void> {
+export async function writeEtcFiles(layout: Layout, rec: ContainerRecord, hostname: string, net?: SetupContainerNetworkReport): Promise<void> {
   const s = rec.spec;
   const hostNet = s.netns.mode === 'host';
   let hosts = hostNet ? await fsp.readFile('/etc/hosts', 'utf8').catch(() => HOSTS_HEADER) : HOSTS_HEADER;
@@ -64,7 +65,9 @@ export async function writeEtcFiles(layout: Layout, rec: ContainerRecord, hostna
     if (ip === 'host-gateway') ip = '127.0.0.1';
     hosts += `${ip}\t${host}\n`;
   }
-  if (!hostNet) hosts += `127.0.1.1\t${hostname} ${rec.name}\n`;
+  const own = net?.hostsEntries ?? [];
+  for (const e of own) hosts += `${e.ip}\t${(e.names.includes(rec.name) ? [...new Set([hostname, ...e.names])] : e.names).join(' ')}\n`;
+  if (!hostNet && !own.some((e) => e.names.includes(rec.name))) hosts += `127.0.1.1\t${hostname} ${rec.name}\n`;
 
   let resolv = await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const lines = resolv.split('\n');
@@ -74,7 +77,11 @@ export async function writeEtcFiles(layout: Layout, rec: ContainerRecord, hostna
   // A private network namespace cannot reach the host's loopback resolvers.
   if (!hostNet) nameservers = nameservers.filter((n) => !/^127\.|^::1$/.test(n));
   if (!hostNet && !nameservers.length) nameservers = ['8.8.8.8', '8.8.4.4'];
-  if (s.dns.length) nameservers = s.dns;
+  if (net && !net.resolvConf.useHost) {
+    // aardvark-dns answers (with --dns servers as its upstreams).
+    nameservers = net.resolvConf.nameservers;
+    search = [...net.resolvConf.search, ...search.filter((d) => !net.resolvConf.search.includes(d))];
+  } else if (s.dns.length) nameservers = s.dns;
   if (s.dnsSearch.length) search = s.dnsSearch.filter((d) => d !== '.');
   if (s.dnsOptions.length) options = s.dnsOptions;
   resolv = [

@@ -2,6 +2,7 @@
 // built from either API's create body and stored as JSON, and its mutable runtime state
 // (ContainerState). Nothing here knows about HTTP or either API's field names.
 import { eventClockNs } from '../events/time.js';
+import type { NetworkAttachment, PerNetworkRequest, PublishedPort } from '../networks/types.js';
 
 export type RestartPolicyName = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 
@@ -31,6 +32,14 @@ export interface MountSpec {
   origin: 'binds' | 'mounts' | 'tmpfs';
   /** bind: non-recursive ("bind" rather than "rbind"). */
   nonRecursive?: boolean;
+  /** volume: never copy the image's content in. */
+  nocopy?: boolean;
+  /** volume: how to create it when it does not exist (Docker VolumeOptions). */
+  volumeCreate?: { driver?: string; labels?: Record<string, string>; options?: Record<string, string> };
+  /** volume: made for this container (no name given, or an image VOLUME). */
+  anonymous?: boolean;
+  /** volume: its directory on the host (for inspect), set at create. */
+  volumeMountpoint?: string;
 }
 
 export interface UlimitSpec {
@@ -151,6 +160,8 @@ export interface ContainerSpec {
   networkMode: string;
   /** Networks to join, by name (the networks domain connects them). */
   networks: string[];
+  /** Bridge mode: per-network options (aliases, static IPs, MAC) by network name. */
+  networkRequests?: Record<string, PerNetworkRequest>;
   netns: NamespaceChoice;
   pidns: NamespaceChoice;
   ipcns: NamespaceChoice;
@@ -214,6 +225,8 @@ export interface ContainerState {
   /** Increments each time the container is started (tells exits of successive runs apart). */
   runs: number;
   health?: HealthState;
+  /** The network set up for the current run (bridge mode): attachments and published ports. */
+  net?: { status: Record<string, NetworkAttachment>; ports: PublishedPort[] };
 }
 
 export interface ContainerRecord {

@@ -1,7 +1,9 @@
 // Container reports -> the Docker (v1.40) and Libpod shapes: inspect, list, exec inspect,
 // stats, and the human-readable "Up 5 minutes" status Docker lists.
 import type { CgroupStats, ContainerReport, ContainerStatsSample, ExecReport, HealthcheckReport } from '../../engine/containers/api.js';
-import type { ContainerSpec, MountSpec } from '../../engine/containers/types.js';
+import type { ContainerSpec, ContainerState, MountSpec } from '../../engine/containers/types.js';
+import { toDockerPorts } from '../../engine/networks/ports.js';
+import { toDockerEndpoint } from './networks.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const nsOf = (t: string): number => (t ? Date.parse(t) : 0);
@@ -73,8 +75,23 @@ function commandString(spec: ContainerSpec): string {
   return [...spec.entrypoint, ...spec.cmd].join(' ');
 }
 
-function dockerPorts(spec: ContainerSpec) {
+function dockerPorts(spec: ContainerSpec, state?: ContainerState) {
   const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = [];
+  if (state?.net) {
+    // Published for this run (host ports resolved), then exposed ports not published.
+    const published = new Set<string>();
+    for (const p of state.net.ports) {
+      for (let i = 0; i < p.range; i++) {
+        published.add(`${p.containerPort + i}/${p.protocol}`);
+        out.push({ IP: p.hostIP || '0.0.0.0', PrivatePort: p.containerPort + i, PublicPort: p.hostPort + i, Type: p.protocol });
+      }
+    }
+    for (const key of Object.keys(spec.exposedPorts)) {
+      const [port, proto = 'tcp'] = key.split('/');
+      if (!published.has(`${port}/${proto}`)) out.push({ PrivatePort: Number(port), Type: proto });
+    }
+    return out;
+  }
   for (const key of Object.keys(spec.exposedPorts)) {
     const [port, proto = 'tcp'] = key.split('/');
     const bindings = spec.portBindings[key] ?? [];
@@ -90,7 +107,7 @@ function mountPoints(spec: ContainerSpec) {
   return spec.mounts.map((m: MountSpec) => ({
     Type: m.type,
     ...(m.type === 'volume' ? { Name: m.source, Driver: 'local' } : {}),
-    Source: m.source,
+    Source: m.type === 'volume' ? (m.volumeMountpoint ?? '') : m.source,
     Destination: m.destination,
     ...(m.type === 'bind' ? { Driver: '' } : {}),
     Mode: m.options.filter((o) => o === 'z' || o === 'Z' || o === 'ro' || o === 'rw').join(','),
@@ -216,6 +233,34 @@ function dockerHostConfig(r: ContainerReport) {
 function networkSettings(r: ContainerReport) {
   const networks: Record<string, unknown> = {};
   const mode = r.spec.networkMode;
+  const net = r.state.net;
+  if (net) {
+    // Set up for the current run: the real attachments and published ports.
+    for (const [name, a] of Object.entries(net.status)) networks[name] = toDockerEndpoint(a, r.id);
+    const first = Object.values(net.status)[0];
+    const v4 = first?.addresses.find((x) => x.family === 4);
+    const v6 = first?.addresses.find((x) => x.family === 6);
+    return {
+      Bridge: '',
+      SandboxID: '',
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      Ports: toDockerPorts(net.ports, Object.keys(r.spec.exposedPorts)),
+      SandboxKey: r.state.pid ? `/proc/${r.state.pid}/ns/net` : '',
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: '',
+      Gateway: v4?.gateway ?? '',
+      GlobalIPv6Address: v6?.address ?? '',
+      GlobalIPv6PrefixLen: v6?.prefixLength ?? 0,
+      IPAddress: v4?.address ?? '',
+      IPPrefixLen: v4?.prefixLength ?? 0,
+      IPv6Gateway: v6?.gateway ?? '',
+      MacAddress: first?.macAddress ?? '',
+      Networks: networks,
+    };
+  }
   if (mode !== 'none' && mode !== 'host' && !mode.startsWith('container:')) {
     for (const n of r.spec.networks.length ? r.spec.networks : [mode === 'bridge' ? 'bridge' : mode]) {
       networks[n] = { IPAMConfig: null, Links: null, Aliases: null, NetworkID: n, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null };
@@ -319,7 +364,7 @@ export function toDockerListItem(r: ContainerReport, now = Date.now()) {
     ImageID: `sha256:${r.spec.imageId}`,
     Command: commandString(r.spec),
     Created: unixSeconds(r.created),
-    Ports: dockerPorts(r.spec),
+    Ports: dockerPorts(r.spec, r.state),
     ...(r.sizeRw !== undefined ? { SizeRw: r.sizeRw, SizeRootFs: r.sizeRootFs } : {}),
     Labels: r.spec.labels,
     State: dockerState(r),
@@ -333,10 +378,12 @@ export function toDockerListItem(r: ContainerReport, now = Date.now()) {
 /** GET /libpod/containers/json items. */
 export function toLibpodListItem(r: ContainerReport) {
   const st = r.state;
-  const ports = Object.entries(r.spec.portBindings).flatMap(([key, bindings]) => {
-    const [port, proto = 'tcp'] = key.split('/');
-    return bindings.map((b) => ({ host_ip: b.HostIp, container_port: Number(port), host_port: Number(b.HostPort) || 0, range: 1, protocol: proto }));
-  });
+  const ports = st.net
+    ? st.net.ports.map((p) => ({ host_ip: p.hostIP, container_port: p.containerPort, host_port: p.hostPort, range: p.range, protocol: p.protocol }))
+    : Object.entries(r.spec.portBindings).flatMap(([key, bindings]) => {
+        const [port, proto = 'tcp'] = key.split('/');
+        return bindings.map((b) => ({ host_ip: b.HostIp, container_port: Number(port), host_port: Number(b.HostPort) || 0, range: 1, protocol: proto }));
+      });
   return {
     AutoRemove: r.spec.autoRemove,
     Command: [...r.spec.entrypoint, ...r.spec.cmd],
@@ -355,7 +402,7 @@ export function toLibpodListItem(r: ContainerReport) {
     Mounts: r.spec.mounts.map((m) => m.destination),
     Names: [r.name],
     Namespaces: {},
-    Networks: r.spec.networks.length ? r.spec.networks : r.spec.networkMode === 'bridge' ? ['podman'] : [],
+    Networks: r.spec.networks,
     Pid: st.status === 'running' || st.status === 'paused' ? st.pid : 0,
     Pod: '',
     PodName: '',

@@ -3,7 +3,7 @@
 //   logs:      a container printing 10 MB to stdout, read back through the logs endpoint (MB/s)
 //   exec:      exec create + start (attached) + inspect of `true` (round-trip median)
 //   list:      GET /containers/json?all=1 with 50 and 100 containers at concurrency 1 and 16
-// Run: node dist/test/bench/containers-bench.js [--rounds N] [--only tspod|podman]
+// Run: node dist/test/bench/containers-bench.js [--rounds N] [--only tspod|podman] [--network none]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -22,7 +22,8 @@ const ROUNDS = Number(opt('--rounds', '20'));
 const ONLY = opt('--only', '');
 // Podman 4.3's default RLIMIT_NOFILE (1048576) is above this host's hard limit and fails runc
 // create; both sides get the same explicit limit.
-const HOST = { Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }, { Name: 'nproc', Soft: 4096, Hard: 4096 }] };
+const NETWORK = opt('--network', '');
+const HOST = { Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }, { Name: 'nproc', Soft: 4096, Hard: 4096 }], ...(NETWORK ? { NetworkMode: NETWORK } : {}) };
 
 interface Target {
   name: string;
