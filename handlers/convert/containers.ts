@@ -2,10 +2,20 @@
 // stats, and the human-readable "Up 5 minutes" status Docker lists.
 import type { CgroupStats, ContainerReport, ContainerStatsSample, ExecReport, HealthcheckReport } from '../../engine/containers/api.js';
 import type { ContainerSpec, ContainerState, MountSpec } from '../../engine/containers/types.js';
-import { toDockerPorts } from '../../engine/networks/ports.js';
+import type { PublishedPort } from '../../engine/networks/types.js';
 import { toDockerEndpoint } from './networks.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Published ports as NetworkSettings.Ports (exposed but unpublished ports map to null). */
+function portMap(ports: PublishedPort[], exposed: string[]): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const key of exposed) out[key.includes('/') ? key : `${key}/tcp`] ??= null;
+  for (const p of ports) {
+    for (let i = 0; i < p.range; i++) (out[`${p.containerPort + i}/${p.protocol}`] ??= []).push({ HostIp: p.hostIP || '0.0.0.0', HostPort: String(p.hostPort + i) });
+  }
+  return out;
+}
 const nsOf = (t: string): number => (t ? Date.parse(t) : 0);
 const unixSeconds = (t: string): number => (t ? Math.floor(Date.parse(t) / 1000) : 0);
 
@@ -246,7 +256,7 @@ function networkSettings(r: ContainerReport) {
       HairpinMode: false,
       LinkLocalIPv6Address: '',
       LinkLocalIPv6PrefixLen: 0,
-      Ports: toDockerPorts(net.ports, Object.keys(r.spec.exposedPorts)),
+      Ports: portMap(net.ports, Object.keys(r.spec.exposedPorts)),
       SandboxKey: r.state.pid ? `/proc/${r.state.pid}/ns/net` : '',
       SecondaryIPAddresses: null,
       SecondaryIPv6Addresses: null,
