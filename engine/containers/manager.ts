@@ -437,9 +437,28 @@ export class ContainerManager {
     });
   }
 
-  /** Network teardown and volume releases of a run (idempotent, from any process). */
-  async releaseRunResources(id: string): Promise<void> {
-    if (this.networks) await this.networks.teardownContainerNetwork(id).catch((err: unknown) => this.warn(`tearing down the network of ${id}: ${(err as Error).message}`));
+  /** Network teardowns still running in the background (service only), by container. */
+  private readonly teardowns = new Map<string, Promise<void>>();
+
+  /**
+   * Network teardown and volume releases of a run (idempotent, from any process). With
+   * `background` (the service, at exit) the network teardown is not waited for: it is slow when
+   * the last container leaves a bridge, and the networks domain serialises it before any later
+   * setup anyway, so a remove need not wait for it.
+   */
+  async releaseRunResources(id: string, opts: { background?: boolean } = {}): Promise<void> {
+    if (this.networks) {
+      const pending = this.teardowns.get(id);
+      if (!pending) {
+        const p = this.networks.teardownContainerNetwork(id).catch((err: unknown) => this.warn(`tearing down the network of ${id}: ${(err as Error).message}`));
+        if (opts.background && this.service) {
+          this.teardowns.set(id, p);
+          void p.finally(() => {
+            if (this.teardowns.get(id) === p) this.teardowns.delete(id);
+          });
+        } else await p;
+      }
+    }
     if (this.volumes) await this.volumes.volumeReleaseAll(id).catch((err: unknown) => this.warn(`releasing the volumes of ${id}: ${(err as Error).message}`));
     const rec = this.fresh(id);
     if (rec?.state.net) this.store.mutate(id, (r) => {
@@ -635,7 +654,7 @@ export class ContainerManager {
       this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonPid: rec.state.conmonPid || undefined, conmonGraceMs: 500 }).catch((err: unknown) => {
         this.warn(`cleaning up the runtime of ${id}: ${(err as Error).message}`);
       }),
-      this.releaseRunResources(id),
+      this.releaseRunResources(id, { background: true }),
       this.releaseRootfs(id, false),
     ]);
     await this.emit('die', rec, { exitCode: String(rec.state.exitCode) });
@@ -876,6 +895,7 @@ export class ContainerManager {
     if (this.service) await fsp.rm(this.layout.servicePidFile, { force: true }).catch(() => {});
     this.watcher?.close();
     if (this.pollTimer) clearInterval(this.pollTimer);
+    await Promise.all(this.teardowns.values());
     this.store.close();
   }
 }
