@@ -4,6 +4,7 @@
 // inputs always give the same spec. Defaults follow Podman's (containers-common and
 // pkg/specgen/generate): capabilities, masked and read-only paths, default mounts, rlimits.
 import path from 'node:path';
+import { containersConfDefaults } from '../config/containers-conf.js';
 import { EngineError } from '../errors.js';
 import { convertSeccompProfile, type SeccompProfile } from './seccomp.js';
 import type {
@@ -69,20 +70,8 @@ export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_CHECKPOINT_RESTORE',
 ];
 
-/** containers-common's default_capabilities. */
-export const DEFAULT_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SETFCAP',
-  'CAP_SETGID',
-  'CAP_SETPCAP',
-  'CAP_SETUID',
-  'CAP_SYS_CHROOT',
-];
+/** containers-common's default_capabilities (one list: containers.conf's built-in default). */
+export const DEFAULT_CAPABILITIES: readonly string[] = containersConfDefaults.containers.defaultCapabilities;
 
 /** containers-common's masked paths (plus per-CPU thermal_throttle dirs, see OciHostFacts.extraMaskedPaths). */
 export const DEFAULT_MASKED_PATHS: readonly string[] = [
