@@ -475,6 +475,8 @@ function networkHooks(m: ContainerManager) {
   const user = (id: string): NetworkUser => ({ id, name: m.mustGet(id).name });
   return {
     async containersUsing(networkName: string): Promise<NetworkUser[]> {
+      // A container removed a moment ago may still be leaving the network in the background.
+      await m.settleTeardowns();
       m.store.refresh();
       return m.store.list().filter((r) => r.spec.networkRequests && networkName in r.spec.networkRequests).map((r) => ({ id: r.id, name: r.name }));
     },

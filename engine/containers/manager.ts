@@ -440,6 +440,11 @@ export class ContainerManager {
   /** Network teardowns still running in the background (service only), by container. */
   private readonly teardowns = new Map<string, Promise<void>>();
 
+  /** Waits for the background network teardowns (before answering who uses a network). */
+  async settleTeardowns(): Promise<void> {
+    await Promise.all(this.teardowns.values());
+  }
+
   /**
    * Network teardown and volume releases of a run (idempotent, from any process). With
    * `background` (the service, at exit) the network teardown is not waited for: it is slow when
