@@ -23,11 +23,12 @@ import { coldStartSuite } from './suites/cold-start.js';
 import { containersSuite } from './suites/containers.js';
 import { httpLoadSuite } from './suites/http-load.js';
 import { imagesSuite } from './suites/images.js';
+import { networksSuite } from './suites/networks.js';
 import { requestProfileSuite } from './suites/request-profile.js';
 import { startupProfileSuite } from './suites/startup-profile.js';
 
 /** Every suite, in run order. */
-const SUITES: Suite[] = [ceilingSuite, coldStartSuite, httpLoadSuite, startupProfileSuite, requestProfileSuite, imagesSuite, containersSuite];
+const SUITES: Suite[] = [ceilingSuite, coldStartSuite, httpLoadSuite, startupProfileSuite, requestProfileSuite, imagesSuite, containersSuite, networksSuite];
 
 const USAGE = `usage: node dist/scripts/bench/main.js [options]
   --quick               fewer starts and shorter rounds (a smoke run)
