@@ -665,15 +665,18 @@ export class ContainerManager {
     await this.emit('die', rec, { exitCode: String(rec.state.exitCode) });
     this.notify(id);
     if (!opts.noRestart && this.restartWanted(rec)) {
-      const next = this.store.mutate(id, (r) => ({ ...r, state: { ...r.state, cleanupPid: 0, restartCount: r.state.restartCount + 1 } }))!;
-      await delay(Math.min(100 * 2 ** Math.min(next.state.restartCount - 1, 10), 10_000));
-      const cur = this.fresh(id);
-      if (!cur || cur.state.status !== 'exited' || cur.state.stoppedByUser) return;
+      // The claim (cleanupPid) is kept until the container runs again: nobody else acts on it meanwhile.
+      const next = this.store.mutate(id, (r) => ({ ...r, state: { ...r.state, restartCount: r.state.restartCount + 1 } }))!;
       try {
+        await delay(Math.min(100 * 2 ** Math.min(next.state.restartCount - 1, 10), 10_000));
+        const cur = this.fresh(id);
+        if (!cur || cur.state.status !== 'exited' || cur.state.stoppedByUser) return;
         await this.startLocked(cur);
         await this.emit('restart', cur);
       } catch (err) {
         this.warn(`restarting container ${id}: ${(err as Error).message}`);
+      } finally {
+        if (this.fresh(id)?.state.cleanupPid === process.pid) this.store.patchState(id, { cleanupPid: 0 });
       }
       return;
     }
@@ -864,6 +867,7 @@ export class ContainerManager {
   private async reconcile(): Promise<void> {
     this.store.refresh(true);
     const known = new Set<string>();
+    const inRunc = new Set((await this.runc.list().catch(() => [])).map((st) => st.id));
     for (const rec of this.store.list()) {
       known.add(rec.id);
       await this.locked(rec.id, async () => {
@@ -871,6 +875,10 @@ export class ContainerManager {
         if (!cur) return;
         if (isActive(cur.state.status) || cur.state.status === 'removing' || (cur.state.cleanupPid && !pidAlive(cur.state.cleanupPid))) {
           await this.reapLocked(cur.id);
+        } else if (inRunc.has(cur.id) || existsSync(this.layout.bundle(cur.id))) {
+          // A start cut short (the service died between runc create and recording it): undo it.
+          await this.rt.cleanup(cur.id, { bundle: this.layout.bundle(cur.id), conmonGraceMs: 0 }).catch(() => {});
+          await this.releaseRunResources(cur.id);
         }
         const after = this.fresh(rec.id);
         if (after && !isActive(after.state.status) && after.state.userMounts === 0 && (await isMountPoint(this.layout.merged(after.id)))) {
@@ -885,9 +893,9 @@ export class ContainerManager {
         await unmountRootfs(this.layout, name).catch(() => {});
         await fsp.rm(this.layout.dir(name), { recursive: true, force: true });
       }
-      for (const st of await this.runc.list().catch(() => [])) {
-        if (known.has(st.id)) continue;
-        await this.rt.cleanup(st.id, { bundle: this.layout.bundle(st.id), conmonGraceMs: 0 }).catch(() => {});
+      for (const id of inRunc) {
+        if (known.has(id)) continue;
+        await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 0 }).catch(() => {});
       }
     } catch (err) {
       this.warn(`removing leftovers: ${(err as Error).message}`);
