@@ -8,6 +8,9 @@ import type { TestService } from '../helpers/service.js';
 import {
   IMAGE,
   canRunContainers,
+  conmonsMentioning,
+  mountsUnder,
+  runcStates,
   createContainer,
   demux,
   inspect,
@@ -108,6 +111,28 @@ const fixture = JSON.parse(readFileSync(new URL('../../../../shared/notes/fixtur
     expect(noImage.json().message).to.match(/No such image|no such image/i);
     expect((await svc.request('GET', '/v1.40/containers/json?all=1')).json().length).to.equal(before);
     expect(readdirSync(join(svc.root, 'containers')).length).to.equal(dirs);
+  });
+
+  it('answers a runc failure at start with 500 carrying runc\'s error, leaving nothing behind', async () => {
+    const id = await createContainer(svc, { Cmd: ['/no/such/binary'] });
+    const r = await svc.request('POST', `/v1.40/containers/${id}/start`);
+    expect(r.status).to.equal(500);
+    expect(r.json().message).to.match(/\/no\/such\/binary.*no such file or directory/);
+    const j = await inspect(svc, id);
+    expect(j.State.Status).to.equal('created');
+    expect(j.State.Error).to.match(/no such file or directory/);
+    expect(j.State.ExitCode).to.equal(127);
+    expect(mountsUnder(join(svc.root, 'containers', id))).to.deep.equal([]);
+    expect(existsSync(join(svc.runroot, 'containers', id))).to.equal(false);
+    expect(runcStates(svc)).to.deep.equal([]);
+    expect(conmonsMentioning(id)).to.deep.equal([]);
+    // A user that does not exist fails the same way, before runc.
+    const u = await createContainer(svc, { User: 'nosuchuser', Cmd: ['true'] });
+    const ru = await svc.request('POST', `/v1.40/containers/${u}/start`);
+    expect(ru.status).to.equal(500);
+    expect(ru.json().message).to.match(/unable to find user nosuchuser/);
+    expect(mountsUnder(join(svc.root, 'containers', u))).to.deep.equal([]);
+    for (const c of [id, u]) expect((await svc.request('DELETE', `/v1.40/containers/${c}`)).status).to.equal(204);
   });
 
   it('runs a container to its exit code; start answers 304 when running, stop 304 when stopped', async () => {
