@@ -8,7 +8,7 @@
 // claim in the state database (store.mutate): the first to move the container from running to
 // exited owns its cleanup; the others wait for it or find nothing to do.
 import { EventEmitter } from 'node:events';
-import { existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { containersConfDefaults, type ContainersConf } from '../config/containers-conf.js';
@@ -16,8 +16,7 @@ import { EngineError, notModified } from '../errors.js';
 import type { EventLog } from '../events/event-log.js';
 import type { ImageResolver } from '../images/types.js';
 import type { NetworksDomain } from '../networks/domain.js';
-import { portRequestsFromDocker } from '../networks/ports.js';
-import type { NetworkMode, PerNetworkRequest, SetupContainerNetworkReport } from '../networks/types.js';
+import type { PerNetworkRequest } from '../networks/types.js';
 import type { VolumeDomain } from '../volumes/index.js';
 import { ConmonRuntime } from '../oci/conmon.js';
 import { loadOciHostFacts } from '../oci/host.js';
@@ -31,10 +30,12 @@ import { checkName, generateName, newId } from './names.js';
 import { ociConfigFor } from './oci-config.js';
 import { signalName, signalNumber } from './parse.js';
 import { containerHostname, mountRootfs, prepareContainerDirs, resolveUser, unmountRootfs, writeEtcFiles } from './rootfs.js';
-import { resolveInRoot } from './scoped-path.js';
+import { reapExit } from './exits.js';
+import { RunResources } from './run-resources.js';
+import { ExitWatcher } from './watch.js';
 import { buildContainerSpec } from './spec.js';
 import { ContainerStore } from './store.js';
-import { initialState, nowRfc3339Nano, formatTimeNano, type ContainerRecord, type ContainerSpec, type ContainerStatus } from './types.js';
+import { initialState, nowRfc3339Nano, type ContainerRecord, type ContainerSpec, type ContainerStatus } from './types.js';
 
 /** States in which conmon monitors the container. */
 export const ACTIVE: readonly ContainerStatus[] = ['initialized', 'running', 'paused', 'stopping'];
@@ -92,9 +93,10 @@ export class ContainerManager {
   private readonly removedExit = new Map<string, number>();
   /** Temporary rootfs users (archive, export) by container. */
   private readonly tempMounts = new Map<string, number>();
-  private watcher?: FSWatcher;
+  readonly resources: RunResources;
+  private watcher?: ExitWatcher;
   private closed = false;
-  private readonly warn: (msg: string) => void;
+  readonly warn: (msg: string) => void;
 
   private constructor(opts: ManagerOptions) {
     this.layout = new Layout(opts.root, opts.runroot);
@@ -109,6 +111,7 @@ export class ContainerManager {
     const conmonPath = opts.conf?.engine.conmonPath?.find((p) => existsSync(p));
     this.rt = new ConmonRuntime({ runc: this.runc, exitDir: this.layout.exitDir, socketDir: this.layout.socketDir, ...(conmonPath ? { conmonPath } : {}) });
     this.store = new ContainerStore(this.layout.dbFile);
+    this.resources = new RunResources(this.store, opts.networks, opts.volumes, opts.service, (r) => this.lookup(r), (id) => this.fresh(id), this.warn);
     this.changes.setMaxListeners(0);
   }
 
@@ -294,13 +297,13 @@ export class ContainerManager {
     const bundle = this.layout.bundle(id);
     try {
       // The network is set up while the rootfs and volumes are mounted.
-      const netP = this.setupNetwork(rec);
+      const netP = this.resources.setupNetwork(rec);
       netP.catch(() => {});
       const rootfs = await mountRootfs(this.layout, rec);
       this.store.patchState(id, { mounted: true });
       const hostname = containerHostname(rec);
       const user = await resolveUser(rootfs, rec.spec.user, rec.spec.groupAdd);
-      const volumeSources = await this.mountVolumes(rec, rootfs, user);
+      const volumeSources = await this.resources.mountVolumes(rec, rootfs, user);
       const net = await netP;
       if (net) this.store.patchState(id, { net: { status: net.status, ports: net.ports } });
       await writeEtcFiles(this.layout, rec, hostname, net);
@@ -327,7 +330,7 @@ export class ContainerManager {
       return next;
     } catch (err) {
       await this.rt.cleanup(id, { bundle }).catch(() => {});
-      await this.releaseRunResources(id);
+      await this.resources.release(id);
       await this.releaseRootfs(id, true);
       const message = err instanceof Error ? err.message : String(err);
       this.store.patchState(id, { error: message, exitCode: /not found|no such file/i.test(message) ? 127 : /permission denied/i.test(message) ? 126 : 128 });
@@ -344,7 +347,7 @@ export class ContainerManager {
       await this.rt.start(rec.id);
     } catch (err) {
       await this.rt.cleanup(rec.id, { bundle: this.layout.bundle(rec.id) }).catch(() => {});
-      await this.releaseRunResources(rec.id);
+      await this.resources.release(rec.id);
       await this.releaseRootfs(rec.id, true);
       this.store.patchState(rec.id, { status: rec.state.runs ? 'exited' : 'created', pid: 0, conmonPid: 0, error: (err as Error).message, exitCode: 128 });
       this.notify(rec.id);
@@ -382,95 +385,6 @@ export class ContainerManager {
     const rec = this.fresh(id);
     if (!rec) throw new EngineError('not-found', `no container with ID ${id} found: no such container`, undefined, 'no such container');
     return rec;
-  }
-
-  /** Mounts the container's volumes (copying image content into new ones); destination -> host source. */
-  private async mountVolumes(rec: ContainerRecord, rootfs: string, user: { uid: number; gid: number }): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    if (!this.volumes) return out;
-    for (const m of rec.spec.mounts) {
-      if (m.type !== 'volume') continue;
-      const content = await resolveInRoot(rootfs, m.destination);
-      const exists = await fsp.stat(content).then((st) => st.isDirectory(), () => false);
-      const vm = await this.volumes.volumeMountForContainer(m.source || undefined, {
-        containerId: rec.id,
-        ...(exists ? { imageContentDir: content } : {}),
-        ...(m.nocopy ? { nocopy: true } : {}),
-        chownTo: { uid: user.uid, gid: user.gid },
-        destination: m.destination,
-      });
-      out.set(m.destination, vm.source);
-    }
-    return out;
-  }
-
-  /** The networks domain's view of the container's network mode. */
-  private networkMode(rec: ContainerRecord): NetworkMode {
-    const ns = rec.spec.netns;
-    switch (ns.mode) {
-      case 'host':
-        return 'host';
-      case 'none':
-        return 'none';
-      case 'container':
-        return { container: this.lookup(ns.id).id };
-      case 'path':
-        return { ns: ns.path };
-      default:
-        return 'bridge';
-    }
-  }
-
-  private async setupNetwork(rec: ContainerRecord): Promise<SetupContainerNetworkReport | undefined> {
-    if (!this.networks) return undefined;
-    const s = rec.spec;
-    const exposed = Object.keys(s.exposedPorts);
-    return this.networks.setupContainerNetwork({
-      containerId: rec.id,
-      name: rec.name,
-      mode: this.networkMode(rec),
-      networks: s.networkRequests ?? {},
-      portMappings: portRequestsFromDocker(s.portBindings, exposed, s.publishAllPorts),
-      publishAll: s.publishAllPorts,
-      exposedPorts: exposed,
-      ...(s.dns.length ? { dnsServers: s.dns } : {}),
-    });
-  }
-
-  /** Network teardowns still running in the background (service only), by container. */
-  private readonly teardowns = new Map<string, Promise<void>>();
-
-  /** Waits for the background network teardowns (before answering who uses a network). */
-  async settleTeardowns(): Promise<void> {
-    await Promise.all(this.teardowns.values());
-  }
-
-  /**
-   * Network teardown and volume releases of a run (idempotent, from any process). With
-   * `background` (the service, at exit) the network teardown is not waited for: it is slow when
-   * the last container leaves a bridge, and the networks domain serialises it before any later
-   * setup anyway, so a remove need not wait for it.
-   */
-  async releaseRunResources(id: string, opts: { background?: boolean } = {}): Promise<void> {
-    if (this.networks) {
-      const pending = this.teardowns.get(id);
-      if (!pending) {
-        const p = this.networks.teardownContainerNetwork(id).catch((err: unknown) => this.warn(`tearing down the network of ${id}: ${(err as Error).message}`));
-        if (opts.background && this.service) {
-          this.teardowns.set(id, p);
-          void p.finally(() => {
-            if (this.teardowns.get(id) === p) this.teardowns.delete(id);
-          });
-        } else await p;
-      }
-    }
-    if (this.volumes) await this.volumes.volumeReleaseAll(id).catch((err: unknown) => this.warn(`releasing the volumes of ${id}: ${(err as Error).message}`));
-    const rec = this.fresh(id);
-    if (rec?.state.net) this.store.mutate(id, (r) => {
-      const { net: _net, ...state } = r.state;
-      void _net;
-      return { ...r, state };
-    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -580,116 +494,6 @@ export class ContainerManager {
   }
 
   // ---------------------------------------------------------------------------------------
-  // Exit handling
-
-  /** Whether the container was OOM-killed (its memory cgroup counted an OOM kill). */
-  private async oomKilled(id: string): Promise<boolean> {
-    const facts = await this.hostFacts();
-    const file = facts.cgroupV2 ? `/sys/fs/cgroup/libpod_parent/libpod-${id}/memory.events` : `/sys/fs/cgroup/memory/libpod_parent/libpod-${id}/memory.oom_control`;
-    try {
-      const m = /oom_kill (\d+)/.exec(await fsp.readFile(file, 'utf8'));
-      return !!m && Number(m[1]) > 0;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Records the exit of container `id` if conmon reported one (or is gone), then cleans up
-   * and applies the restart policy / AutoRemove. The caller holds the container's lock.
-   */
-  async reapLocked(id: string, opts: { noRestart?: boolean } = {}): Promise<void> {
-    const rec = this.fresh(id);
-    if (!rec) return;
-    if (!isActive(rec.state.status)) {
-      // A cleanup that died half-way (its process is gone): finish it.
-      if (rec.state.status === 'exited' && rec.state.cleanupPid && rec.state.cleanupPid !== process.pid && !pidAlive(rec.state.cleanupPid)) {
-        const mine = this.store.mutate(id, (r) => (r.state.cleanupPid && !pidAlive(r.state.cleanupPid) ? { ...r, state: { ...r.state, cleanupPid: process.pid } } : undefined));
-        if (mine?.state.cleanupPid === process.pid) await this.finishExit(mine, opts);
-      } else if (rec.state.status === 'removing' && (!rec.state.cleanupPid || !pidAlive(rec.state.cleanupPid))) {
-        await this.removeLocked(rec);
-      }
-      return;
-    }
-    let code = await this.rt.readExitCode(id);
-    let finishedNs: bigint | undefined;
-    if (code !== undefined) {
-      finishedNs = await fsp.stat(this.rt.exitFilePath(id), { bigint: true }).then((s) => s.mtimeNs, () => undefined);
-    } else {
-      if (await this.rt.conmonPid(id, this.layout.bundle(id), rec.state.conmonPid)) return; // still running
-      // conmon is gone without an exit file (killed, or the machine rebooted): its persisted copy?
-      const persisted = path.join(this.layout.userdata(id), 'exit');
-      const text = await fsp.readFile(persisted, 'utf8').catch(() => '');
-      if (/^-?\d+/.test(text.trim())) {
-        code = Number.parseInt(text.trim(), 10);
-        finishedNs = await fsp.stat(persisted, { bigint: true }).then((s) => s.mtimeNs, () => undefined);
-      } else code = -1;
-    }
-    const oomKilled = await this.oomKilled(id);
-    const finishedAt = finishedNs ? formatTimeNano(finishedNs) : nowRfc3339Nano();
-    const claimed = this.store.mutate(id, (r) => {
-      if (!isActive(r.state.status)) return undefined;
-      if (r.state.cleanupPid && r.state.cleanupPid !== process.pid && pidAlive(r.state.cleanupPid)) return undefined;
-      return { ...r, state: { ...r.state, status: 'exited', exitCode: code!, finishedAt, pid: 0, oomKilled, cleanupPid: process.pid } };
-    });
-    if (!claimed || claimed.state.status !== 'exited' || claimed.state.cleanupPid !== process.pid) return;
-    this.notify(id);
-    await this.finishExit(claimed, opts);
-  }
-
-  private restartWanted(rec: ContainerRecord): boolean {
-    const p = rec.spec.restartPolicy;
-    if (rec.state.stoppedByUser) return false;
-    switch (p.name) {
-      case 'always':
-      case 'unless-stopped':
-        return true;
-      case 'on-failure':
-        return rec.state.exitCode !== 0 && (p.maxRetries === 0 || rec.state.restartCount < p.maxRetries);
-      default:
-        return false;
-    }
-  }
-
-  /** After the exit was claimed: runtime teardown, unmount, events, restart or AutoRemove. */
-  private async finishExit(rec: ContainerRecord, opts: { noRestart?: boolean }): Promise<void> {
-    const id = rec.id;
-    // Runtime state, network and volumes, rootfs: independent of each other once the container is dead.
-    await Promise.all([
-      this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonPid: rec.state.conmonPid || undefined, conmonGraceMs: 500 }).catch((err: unknown) => {
-        this.warn(`cleaning up the runtime of ${id}: ${(err as Error).message}`);
-      }),
-      this.releaseRunResources(id, { background: true }),
-      this.releaseRootfs(id, false),
-    ]);
-    await this.emit('die', rec, { exitCode: String(rec.state.exitCode) });
-    this.notify(id);
-    if (!opts.noRestart && this.restartWanted(rec)) {
-      // The claim (cleanupPid) is kept until the container runs again: nobody else acts on it meanwhile.
-      const next = this.store.mutate(id, (r) => ({ ...r, state: { ...r.state, restartCount: r.state.restartCount + 1 } }))!;
-      try {
-        await delay(Math.min(100 * 2 ** Math.min(next.state.restartCount - 1, 10), 10_000));
-        const cur = this.fresh(id);
-        if (!cur || cur.state.status !== 'exited' || cur.state.stoppedByUser) return;
-        await this.startLocked(cur);
-        await this.emit('restart', cur);
-      } catch (err) {
-        this.warn(`restarting container ${id}: ${(err as Error).message}`);
-      } finally {
-        if (this.fresh(id)?.state.cleanupPid === process.pid) this.store.patchState(id, { cleanupPid: 0 });
-      }
-      return;
-    }
-    if (rec.spec.autoRemove) {
-      await this.removeLocked(this.fresh(id) ?? rec, { volumes: true });
-      return;
-    }
-    this.store.patchState(id, { cleanupPid: 0 });
-    await this.emit('cleanup', rec);
-    this.notify(id);
-  }
-
-  // ---------------------------------------------------------------------------------------
   // Rootfs users
 
   /** Unmounts the rootfs unless someone still uses it (always with `force`). */
@@ -779,7 +583,7 @@ export class ContainerManager {
     if (isActive(rec.state.status) || existsSync(this.layout.bundle(id))) {
       await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 500 }).catch((err: unknown) => this.warn(`removing the runtime state of ${id}: ${(err as Error).message}`));
     }
-    await this.releaseRunResources(id);
+    await this.resources.release(id);
     if (this.volumes && rec.spec.mounts.some((m) => m.type === 'volume')) {
       if (opts.volumes) await this.volumes.volumeRemoveAnonymousOf(id).catch((err: unknown) => this.warn(`removing the anonymous volumes of ${id}: ${(err as Error).message}`));
     }
@@ -819,96 +623,24 @@ export class ContainerManager {
   }
 
   // ---------------------------------------------------------------------------------------
-  // Service: exit watching and reconciliation
+  // Exits and the service's watch
 
-  /**
-   * Called once in the service: settles containers whose state is stale (exited, or left
-   * half-done, while no service ran), then watches conmon's exit files.
-   */
+  /** Records the exit of `id` if it exited, then cleans up (see exits.ts). Hold its lock. */
+  reapLocked(id: string, opts: { noRestart?: boolean } = {}): Promise<void> {
+    return reapExit(this, id, opts);
+  }
+
+  /** Called once in the service: settles stale state, then watches exits (watch.ts). */
   async serve(): Promise<void> {
-    await this.reconcile();
-    try {
-      this.watcher = watch(this.layout.exitDir, { persistent: false }, (_ev, name) => {
-        if (name) this.onExitFile(String(name));
-      });
-      this.watcher.on('error', () => {});
-    } catch (err) {
-      this.warn(`cannot watch ${this.layout.exitDir}: ${(err as Error).message}`);
-    }
-    // A safety net for missed watch events.
-    const poll = setInterval(() => void this.scanExits(), 2000);
-    poll.unref();
-    this.pollTimer = poll;
-    await fsp.writeFile(this.layout.servicePidFile, `${process.pid}\n`);
-    // Exits that happened between reconcile and the watch.
-    await this.scanExits();
-  }
-
-  private pollTimer?: NodeJS.Timeout;
-
-  private onExitFile(name: string): void {
-    if (this.closed || !/^[0-9a-f]{64}$/.test(name)) return;
-    const rec = this.fresh(name);
-    if (!rec || !isActive(rec.state.status)) return;
-    void this.locked(name, () => this.reapLocked(name)).catch((err: unknown) => this.warn(`handling the exit of ${name}: ${(err as Error).message}`));
-  }
-
-  private async scanExits(): Promise<void> {
-    if (this.closed) return;
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.layout.exitDir);
-    } catch {
-      return;
-    }
-    for (const n of names) this.onExitFile(n);
-  }
-
-  private async reconcile(): Promise<void> {
-    this.store.refresh(true);
-    const known = new Set<string>();
-    const inRunc = new Set((await this.runc.list().catch(() => [])).map((st) => st.id));
-    for (const rec of this.store.list()) {
-      known.add(rec.id);
-      await this.locked(rec.id, async () => {
-        const cur = this.fresh(rec.id);
-        if (!cur) return;
-        if (isActive(cur.state.status) || cur.state.status === 'removing' || (cur.state.cleanupPid && !pidAlive(cur.state.cleanupPid))) {
-          await this.reapLocked(cur.id);
-        } else if (inRunc.has(cur.id) || existsSync(this.layout.bundle(cur.id))) {
-          // A start cut short (the service died between runc create and recording it): undo it.
-          await this.rt.cleanup(cur.id, { bundle: this.layout.bundle(cur.id), conmonGraceMs: 0 }).catch(() => {});
-          await this.releaseRunResources(cur.id);
-        }
-        const after = this.fresh(rec.id);
-        if (after && !isActive(after.state.status) && after.state.userMounts === 0 && (await isMountPoint(this.layout.merged(after.id)))) {
-          await this.releaseRootfs(after.id, false);
-        }
-      }).catch((err: unknown) => this.warn(`settling container ${rec.id}: ${(err as Error).message}`));
-    }
-    // Leftovers of creates and removes that were cut short: directories and runc state without a row.
-    try {
-      for (const name of await fsp.readdir(this.layout.containersDir)) {
-        if (!/^[0-9a-f]{64}$/.test(name) || known.has(name)) continue;
-        await unmountRootfs(this.layout, name).catch(() => {});
-        await fsp.rm(this.layout.dir(name), { recursive: true, force: true });
-      }
-      for (const id of inRunc) {
-        if (known.has(id)) continue;
-        await this.rt.cleanup(id, { bundle: this.layout.bundle(id), conmonGraceMs: 0 }).catch(() => {});
-      }
-    } catch (err) {
-      this.warn(`removing leftovers: ${(err as Error).message}`);
-    }
+    this.watcher = new ExitWatcher(this);
+    await this.watcher.serve();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.service) await fsp.rm(this.layout.servicePidFile, { force: true }).catch(() => {});
-    this.watcher?.close();
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    await Promise.all(this.teardowns.values());
+    await this.watcher?.close();
+    await this.resources.close();
     this.store.close();
   }
 }

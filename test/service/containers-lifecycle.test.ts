@@ -304,7 +304,7 @@ const fixture = JSON.parse(readFileSync(new URL('../../../../shared/notes/fixtur
   it('filters the list: status, exited, label, name, id, ancestor, before/since, limit', async () => {
     const a = await runContainer(svc, { Cmd: ['sh', '-c', 'exit 4'], Labels: { team: 'red' } }, 'flt-a');
     await waitExit(svc, a);
-    const b = await runContainer(svc, { Cmd: ['sleep', '100'], Labels: { team: 'blue' } }, 'flt-b');
+    await runContainer(svc, { Cmd: ['sleep', '100'], Labels: { team: 'blue' } }, 'flt-b');
     const q = async (filters: object, extra = '') => {
       const r = await svc.request('GET', `/v1.40/containers/json?all=1${extra}&filters=${encodeURIComponent(JSON.stringify(filters))}`);
       expect(r.status, r.text).to.equal(200);
