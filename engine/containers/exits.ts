@@ -88,6 +88,9 @@ async function finishExit(m: ContainerManager, rec: ContainerRecord, opts: { noR
     m.resources.release(id, { background: true }),
     m.releaseRootfs(id, false),
   ]);
+  // Exec sessions end with the container (as Docker and Podman forget them).
+  for (const ex of m.store.execsOf(id)) await fsp.rm(m.layout.execBundle(ex.id), { recursive: true, force: true }).catch(() => {});
+  m.store.removeExecsOf(id);
   await m.emit('die', rec, { exitCode: String(rec.state.exitCode) });
   m.notify(id);
   if (!opts.noRestart && restartWanted(rec)) {

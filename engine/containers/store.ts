@@ -229,4 +229,9 @@ export class ContainerStore {
   removeExec(id: string): void {
     this.stmts.execRemove.run(id);
   }
+
+  /** Forgets every exec session of a container (they end with it). */
+  removeExecsOf(containerId: string): void {
+    this.stmts.execRemoveOf.run(containerId);
+  }
 }
