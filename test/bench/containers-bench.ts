@@ -91,7 +91,8 @@ async function podmanTarget(): Promise<Target | undefined> {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
       spawnSync('podman', ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), 'rm', '-af'], { stdio: 'ignore' });
-      for (const mp of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', mp]);
+      // Podman's overlay driver mounts its storage on itself (root/overlay) whenever it runs.
+      for (let pass = 0; pass < 3 && mountsUnder(dir).length; pass++) for (const mp of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', mp]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
