@@ -76,7 +76,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        head: operations["ContainerArchiveStatLibpod"];
         patch?: never;
         trace?: never;
     };
@@ -6124,6 +6124,30 @@ export interface operations {
             400: components["responses"]["badParamError"];
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: components["responses"]["containerNotFound"];
+            500: components["responses"]["internalError"];
+        };
+    };
+    ContainerArchiveStatLibpod: {
+        parameters: {
+            query: {
+                path: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "X-Docker-Container-Path-Stat"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;

@@ -111,6 +111,7 @@ export const dockerOperationIds = [
 export const libpodApiVersion = "5.1.0";
 export const libpodOperationIds = [
   "ContainerArchiveLibpod",
+  "ContainerArchiveStatLibpod",
   "ContainerAttachLibpod",
   "ContainerChangesLibpod",
   "ContainerCheckpointLibpod",

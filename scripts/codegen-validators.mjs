@@ -29,13 +29,28 @@ export function createAjv(extra = {}) {
 
 export function compileValidators(doc, requestSchemas) {
   const ajv = createAjv();
-  ajv.addSchema({ $id: 'spec', $defs: rewriteRefs(doc.components?.schemas ?? {}) });
+  // Requests only: Go clients send any pointer field they leave unset as null, scalars too
+  // (the docker CLI's update sends "MemorySwappiness": null), so request validation accepts
+  // null everywhere. Answers (checked by the tests against generated/*.openapi.json) do not.
+  ajv.addSchema({ $id: 'spec', $defs: nullableEverywhere(rewriteRefs(doc.components?.schemas ?? {})) });
   const exports = {};
   for (const [operationId, schema] of Object.entries(requestSchemas)) {
-    ajv.addSchema({ $id: operationId, ...schema });
+    ajv.addSchema({ $id: operationId, ...schema, properties: { ...schema.properties, ...(schema.properties.body ? { body: nullableEverywhere(schema.properties.body) } : {}) } });
     exports[operationId] = operationId;
   }
   return esmRuntimeImports(standaloneCode.default(ajv, exports));
+}
+
+function nullableEverywhere(node) {
+  if (Array.isArray(node)) return node.map(nullableEverywhere);
+  if (node == null || typeof node !== 'object') return node;
+  const copy = {};
+  for (const [k, v] of Object.entries(node)) copy[k] = k === 'enum' || k === 'required' || k === 'default' ? v : nullableEverywhere(v);
+  if (typeof copy.type === 'string') {
+    copy.nullable = true;
+    if (Array.isArray(copy.enum) && !copy.enum.includes(null)) copy.enum = [...copy.enum, null];
+  }
+  return copy;
 }
 
 // Ajv's standalone output `require`s its runtime helpers even in ESM mode; turn those into imports.

@@ -12,6 +12,7 @@ import { notImplemented, type ApiRequest, type HandlerTable } from '../types.js'
 type Ops = Pick<operations, 
   | "ContainerDeleteLibpod"
   | "ContainerArchiveLibpod"
+  | "ContainerArchiveStatLibpod"
   | "PutContainerArchiveLibpod"
   | "ContainerAttachLibpod"
   | "ContainerChangesLibpod"
@@ -145,6 +146,12 @@ export const containersHandlers: HandlerTable<Ops> = {
   },
   async ContainerExportLibpod({ engine, path, ctx, signal }: R<'ContainerExportLibpod'>) {
     sendTarStream(ctx, await engine.containerExport(path.name, signal));
+  },
+  async ContainerArchiveStatLibpod({ engine, path, query, ctx }: R<'ContainerArchiveStatLibpod'>) {
+    const st = await engine.containerArchiveStat(path.name, query.path);
+    ctx.set('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(st)).toString('base64'));
+    ctx.status = 200;
+    ctx.body = '';
   },
   async ContainerArchiveLibpod({ engine, path, query, ctx, signal }: R<'ContainerArchiveLibpod'>) {
     const { stat, tar } = await engine.containerArchiveGet(path.name, query.path, signal);
