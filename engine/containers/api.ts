@@ -175,6 +175,8 @@ export interface PathStat {
   mode: number;
   mtime: string;
   linkTarget: string;
+  /** Whether the path (after following a final symlink) is a directory: podman-remote cp reads it. */
+  isDir: boolean;
 }
 
 export interface ArchivePutOptions {

@@ -61,12 +61,16 @@ export async function statPath(rootfs: string, p: string): Promise<PathStat & { 
   } catch {
     throw noSuchPath(clean);
   }
-  let linkTarget = '';
+  // As Podman: the resolved absolute path, for symlinks their target's. podman-remote cp
+  // takes the copy destination from it (the docker CLI reads it for symlinks only).
+  let linkTarget = clean;
+  let isDir = st.isDirectory();
   if (st.isSymbolicLink()) {
     const target = await resolveInRoot(rootfs, clean, { followLast: true });
     linkTarget = containerPathOf(rootfs, target);
+    isDir = await fsp.stat(target).then((t) => t.isDirectory(), () => false);
   }
-  return { name, size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget, host };
+  return { name, size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget, isDir, host };
 }
 
 function tarType(st: Stats): TarHeader['type'] | undefined {
