@@ -36,6 +36,7 @@ export interface Platform {
   os: string;
   variant?: string;
   'os.version'?: string;
+  'os.features'?: string[];
 }
 
 /** OCI image manifest or Docker schema 2 manifest (same shape). */

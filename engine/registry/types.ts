@@ -20,39 +20,10 @@ export const MediaType = {
   ociLayerNondistributableGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
 } as const;
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  urls?: string[];
-  annotations?: Record<string, string>;
-  platform?: Platform;
-}
-
-/** Docker schema2 or OCI image manifest. */
-export interface ImageManifest {
-  schemaVersion: 2;
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-/** Docker manifest list or OCI index. */
-export interface ManifestIndex {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Descriptor[];
-  annotations?: Record<string, string>;
-}
+// The manifest shapes are the image store's (one definition of the OCI types).
+import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../images/oci.js';
+export type { Descriptor, ImageManifest, Platform };
+export type ManifestIndex = ImageIndex;
 
 /** The parts of an image config the registry side reads. */
 export interface ImageConfigFile {

@@ -55,6 +55,11 @@ export function noContent(ctx: Context, status = 204): void {
 }
 
 /** A tar answer (export, archive); an error after the first byte cuts the connection. */
+/** The stat of a container path, as the header docker cp and podman cp read (base64 JSON). */
+export function setPathStat(ctx: Context, stat: unknown): void {
+  ctx.set('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(stat)).toString('base64'));
+}
+
 export function sendTarStream(ctx: Context, tar: AsyncIterable<Buffer>): void {
   ctx.status = 200;
   ctx.set('Content-Type', 'application/x-tar');
@@ -321,14 +326,13 @@ export const containersHandlers: HandlerTable<Ops> = {
     noContent(ctx);
   },
   async ContainerArchiveInfo({ engine, path, query, ctx }: R<'ContainerArchiveInfo'>) {
-    const st = await engine.containerArchiveStat(path.id, query.path);
-    ctx.set('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(st)).toString('base64'));
+    setPathStat(ctx, await engine.containerArchiveStat(path.id, query.path));
     ctx.status = 200;
     ctx.body = '';
   },
   async ContainerArchive({ engine, path, query, ctx, signal }: R<'ContainerArchive'>) {
     const { stat, tar } = await engine.containerArchiveGet(path.id, query.path, signal);
-    ctx.set('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(stat)).toString('base64'));
+    setPathStat(ctx, stat);
     sendTarStream(ctx, tar);
   },
   async PutContainerArchive({ engine, path, query, ctx, signal }: R<'PutContainerArchive'>) {

@@ -4,7 +4,7 @@ import { fromSpecGenerator } from '../../engine/containers/api.js';
 import { EngineError } from '../../engine/errors.js';
 import { sendJson } from '../../server/respond.js';
 import { streamJsonLines } from '../../server/stream.js';
-import { answerWait, noContent, pumpSession, sendTarStream, startExec, streamLogs } from '../compat/containers.js';
+import { answerWait, noContent, pumpSession, sendTarStream, setPathStat, startExec, streamLogs } from '../compat/containers.js';
 import { toDockerStats, toHealthcheck, toLibpodExecInspect, toLibpodInspect, toLibpodListItem, toLibpodStats } from '../convert/containers.js';
 import { parseFilters } from '../filters.js';
 import { notImplemented, type ApiRequest, type HandlerTable } from '../types.js';
@@ -148,14 +148,13 @@ export const containersHandlers: HandlerTable<Ops> = {
     sendTarStream(ctx, await engine.containerExport(path.name, signal));
   },
   async ContainerArchiveStatLibpod({ engine, path, query, ctx }: R<'ContainerArchiveStatLibpod'>) {
-    const st = await engine.containerArchiveStat(path.name, query.path);
-    ctx.set('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(st)).toString('base64'));
+    setPathStat(ctx, await engine.containerArchiveStat(path.name, query.path));
     ctx.status = 200;
     ctx.body = '';
   },
   async ContainerArchiveLibpod({ engine, path, query, ctx, signal }: R<'ContainerArchiveLibpod'>) {
     const { stat, tar } = await engine.containerArchiveGet(path.name, query.path, signal);
-    ctx.set('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(stat)).toString('base64'));
+    setPathStat(ctx, stat);
     sendTarStream(ctx, tar);
   },
   async PutContainerArchiveLibpod({ engine, path, query, ctx, signal }: R<'PutContainerArchiveLibpod'>) {
