@@ -136,13 +136,26 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
     if (!stream) return stdioSession(undefined, { tty: rec0.spec.tty, stdin: false, ...want, detachKeys, before });
     // Docker compatibility (as Podman): a created or exited container is initialized (conmon
     // and runc create, not started) so that the attach sees all output from its start.
-    const rec = await m.locked(rec0.id, async () => {
-      const r = m.mustGet(rec0.id);
-      if (r.state.status === 'removing') throw new EngineError('conflict', `container ${r.id} is being removed: container state improper`, undefined, 'container state improper');
-      if (r.state.status === 'created' || r.state.status === 'exited') return m.initLocked(r);
-      return r;
-    });
-    const relay = await attachContainer(m.layout.bundle(rec.id));
+    const prepare = () =>
+      m.locked(rec0.id, async () => {
+        const r = m.mustGet(rec0.id);
+        if (r.state.status === 'removing') throw new EngineError('conflict', `container ${r.id} is being removed: container state improper`, undefined, 'container state improper');
+        if (r.state.status === 'created' || r.state.status === 'exited') return m.initLocked(r);
+        return r;
+      });
+    let rec = await prepare();
+    let relay;
+    try {
+      relay = await attachContainer(m.layout.bundle(rec.id));
+    } catch (err) {
+      // The process may have just exited, its exit not handled yet: conmon is gone with its
+      // attach socket while the record still says running. Handle the exit, then attach to
+      // the container initialized again, as Docker attaches to a just-exited container.
+      if (!/ENOENT|ECONNREFUSED|No such file|Connection refused/i.test(String((err as Error).message))) throw err;
+      await m.locked(rec.id, () => m.reapLocked(rec.id));
+      rec = await prepare();
+      relay = await attachContainer(m.layout.bundle(rec.id));
+    }
     await m.emit('attach', rec);
     return stdioSession(relay, { tty: rec.spec.tty, stdin: !!o.stdin, ...want, detachKeys, before });
   }
