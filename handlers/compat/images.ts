@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { operations } from '../../generated/docker.js';
 import { EngineError } from '../../engine/errors.js';
 import type { ImageRemoveReport, ImageSummaryReport } from '../../engine/images/api.js';
-import { stringifyJson } from '../../server/respond.js';
+import { sendJson, stringifyJson } from '../../server/respond.js';
 import { streamJsonLines } from '../../server/stream.js';
 import {
   familiar,
@@ -100,8 +100,22 @@ export const imagesHandlers: HandlerTable<Ops> = {
   ...notImplemented([
     "ImageBuild",
     "BuildPrune",
-    "ImageCommit",
   ] as const),
+  // POST /commit: a new image from a container's changes. `changes` may be repeated (one
+  // Dockerfile instruction each), so it is read from the raw query.
+  ImageCommit: async ({ engine, query, ctx }) => {
+    if (!query.container) throw new EngineError('invalid-argument', 'container is required', undefined, 'bad parameter');
+    const changes = new URLSearchParams(ctx.querystring).getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean);
+    const { id } = await engine.containerCommit(query.container, {
+      reference: query.repo ? joinRepoTag(query.repo, query.tag) : undefined,
+      author: query.author,
+      message: query.comment,
+      changes,
+      pause: query.pause,
+      nameStyle: 'docker',
+    });
+    sendJson(ctx, { Id: `sha256:${id}` }, 201);
+  },
   ImagePush: registryHandlers.ImagePush,
   ImageSearch: registryHandlers.ImageSearch,
   DistributionInspect: registryHandlers.DistributionInspect,

@@ -4,6 +4,7 @@ import { EngineError } from '../../engine/errors.js';
 import type { ImageSaveFormat, ImageSummaryReport } from '../../engine/images/api.js';
 import { joinRepoTag, oneRemoval, requestBody, sendEmpty, sendMemoJson, sendTar } from '../compat/images.js';
 import { toHistory, toLibpodImageData, toLibpodImageSummary, toLibpodPruneReport, toLibpodRemoveReport } from '../convert/images.js';
+import { sendJson } from '../../server/respond.js';
 import { parseFilters } from '../filters.js';
 import { registryHandlers } from './images-registry.js';
 import { notImplemented, type HandlerTable } from '../types.js';
@@ -46,12 +47,23 @@ const libpodList = (l: ImageSummaryReport[]) => l.map(toLibpodImageSummary);
 export const imagesHandlers: HandlerTable<Ops> = {
   ...notImplemented([
     "ImageBuildLibpod",
-    "ImageCommitLibpod",
     "ImageChangesLibpod",
     "ImageResolveLibpod",
     "ImageScpLibpod",
   ] as const),
   ...registryHandlers,
+  ImageCommitLibpod: async ({ engine, query, ctx }) => {
+    if (!query.container) throw new EngineError('invalid-argument', 'container is required', undefined, 'bad parameter');
+    const { id } = await engine.containerCommit(query.container, {
+      reference: query.repo ? joinRepoTag(query.repo, query.tag) : undefined,
+      author: query.author,
+      message: query.comment,
+      changes: (query.changes ?? []).flatMap((c) => c.split('\n')).filter(Boolean),
+      pause: query.pause,
+      nameStyle: 'podman',
+    });
+    sendJson(ctx, { Id: id }, 201);
+  },
 
   ImageListLibpod: async ({ engine, query, ctx }) => {
     const list = await engine.imageList({ all: query.all, filters: parseFilters(query.filters) });

@@ -1,0 +1,37 @@
+// docker commit and podman --remote commit: a new image from a container's changes, then a
+// container from that image.
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { canRunContainers, IMAGE, shutdown, startWithImage } from '../helpers/containers.js';
+import type { TestService } from '../helpers/service.js';
+
+describe('commit with the docker CLI and podman --remote', function () {
+  this.timeout(120_000);
+  let svc: TestService;
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { ...process.env, DOCKER_HOST: `unix://${svc.socketPath}` }, encoding: 'utf8' }).trim();
+
+  before(async function () {
+    // The docker CLI and podman are optional on a developer machine; containers need root.
+    if (!existsSync('/usr/local/bin/docker') || !existsSync('/usr/bin/podman') || !canRunContainers()) this.skip();
+    svc = await startWithImage();
+  });
+  after(() => shutdown(svc));
+
+  it('docker commit with changes, then run the new image', () => {
+    run('docker', ['run', '--name', 'c1', IMAGE, 'sh', '-c', 'echo committed > /marker']);
+    const id = run('docker', ['commit', '-c', 'ENV FROM_COMMIT=yes', '-c', 'CMD ["cat", "/marker"]', 'c1', 'localhost/committed:1']);
+    expect(id).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(run('docker', ['run', '--rm', 'localhost/committed:1'])).to.equal('committed');
+    expect(run('docker', ['run', '--rm', 'localhost/committed:1', 'sh', '-c', 'echo $FROM_COMMIT'])).to.equal('yes');
+    run('docker', ['rm', 'c1']);
+  });
+
+  it('podman --remote commit', () => {
+    const podman = (...args: string[]) => run('podman', ['--remote', '--url', `unix://${svc.socketPath}`, ...args]);
+    podman('run', '--name', 'c2', IMAGE, 'sh', '-c', 'echo from-podman > /marker');
+    podman('commit', '-q', 'c2', 'localhost/committed:2');
+    expect(podman('run', '--rm', 'localhost/committed:2', 'cat', '/marker')).to.equal('from-podman');
+    podman('rm', 'c2');
+  });
+});
