@@ -7,6 +7,8 @@ import {
   applyBindOptions,
   invalid,
   mountDestination,
+  obj,
+  type Obj,
   optInt,
   optString,
   optStringList,
@@ -22,12 +24,6 @@ import {
 import { networksFromDocker } from '../networks/requests.js';
 import type { DeviceSpec, HealthcheckSpec, MountSpec, UlimitSpec } from './types.js';
 
-type Obj = Record<string, unknown>;
-const obj = (field: string, v: unknown): Obj => {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(field, 'expected an object');
-  return v as Obj;
-};
 const bool = (v: unknown) => v === true;
 
 /** Docker's Config.Healthcheck. */

@@ -4,6 +4,8 @@ import {
   applyBindOptions,
   invalid,
   mountDestination,
+  obj,
+  type Obj,
   optInt,
   optString,
   optStringList,
@@ -19,12 +21,6 @@ import {
 import { networksFromLibpod } from '../networks/requests.js';
 import type { MountSpec, NamespaceChoice } from './types.js';
 
-type Obj = Record<string, unknown>;
-const obj = (field: string, v: unknown): Obj => {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(field, 'expected an object');
-  return v as Obj;
-};
 
 function namespace(field: string, v: unknown, kind: 'net' | 'pid' | 'ipc' | 'uts'): { ns: NamespaceChoice; mode: string } {
   const n = obj(field, v);

@@ -10,6 +10,15 @@ import type { MountSpec, RestartPolicy, RestartPolicyName } from './types.js';
 export const invalid = (field: string, message: string) =>
   new EngineError('invalid-argument', `invalid ${field}: ${message}`, undefined, 'invalid argument');
 
+export type Obj = Record<string, unknown>;
+
+/** A JSON object field of a create body (null or absent: empty). */
+export const obj = (field: string, v: unknown): Obj => {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(field, 'expected an object');
+  return v as Obj;
+};
+
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 };
 
 /** Bytes from a number or a size string in binary units ("512m", "1.5g", "1024"). */
