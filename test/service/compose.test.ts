@@ -7,11 +7,10 @@
 import { expect } from 'chai';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { canRunContainers, inspect, shutdown } from '../helpers/containers.js';
 import { projectRoot, TestService, waitFor } from '../helpers/service.js';
+import { freePort, httpGet } from '../helpers/net.js';
 import { loadBusyboxImage } from '../helpers/test-image.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
@@ -19,29 +18,6 @@ const FIXTURE = join(projectRoot, 'test', 'fixtures', 'compose');
 const GREETING = 'hello-from-env-file'; // app.env
 const hasNetavark = () => ['/usr/lib/podman/netavark', '/usr/libexec/podman/netavark'].some((p) => existsSync(p));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const r = httpRequest({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    r.on('timeout', () => r.destroy(new Error('timeout')));
-    r.on('error', reject);
-    r.end();
-  });
-}
 
 async function fetchUntil(port: number, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   let last: { status: number; body: string } | undefined;

@@ -1,36 +1,13 @@
 // Real clients against the service: the docker CLI (28) and podman --remote (4.3.1) on images.
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DOCKER, docker, haveDocker, havePodman, ok, podman } from '../helpers/clients.js';
 import { TestService } from '../helpers/service.js';
 import { BUSYBOX_TAG, cachedBusyboxImage } from '../helpers/test-image.js';
 
-const DOCKER = '/usr/local/bin/docker';
-const haveDocker = existsSync(DOCKER);
-const havePodman = spawnSync('podman', ['--version']).status === 0;
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function docker(svc: TestService, ...args: string[]): Run {
-  const r = spawnSync(DOCKER, args, { env: { ...process.env, DOCKER_HOST: `unix://${svc.socketPath}`, DOCKER_CONFIG: join(svc.dir, 'docker-config') }, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function podman(svc: TestService, ...args: string[]): Run {
-  const r = spawnSync('podman', ['--remote', '--url', `unix://${svc.socketPath}`, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const ok = (r: Run) => {
-  expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
-  return r.stdout;
-};
 
 /** `docker save` from one service piped into `docker load` of another. */
 function pipeSaveLoad(from: TestService, to: TestService, names: string[]): Promise<{ code: number | null; out: string; err: string }> {

@@ -3,10 +3,10 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { defaults } from '../../cli/defaults.js';
 import { canConnect, request, TestService, waitFor, type ServiceOptions } from '../helpers/service.js';
+import { freePort } from '../helpers/net.js';
 
 // The unprivileged user: nobody/nogroup, with its own temp dir (HOME, XDG_RUNTIME_DIR, --root).
 const USER_UID = 65534;
@@ -28,16 +28,6 @@ function mode(path: string): number {
   return lstatSync(path).mode & 0o777;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitListening(svc: TestService, path: string): Promise<void> {
   await waitFor(async () => {

@@ -8,12 +8,11 @@
 import { expect } from 'chai';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { canRunContainers, IMAGE, mountsUnder, shutdown } from '../helpers/containers.js';
 import { TestService, waitFor } from '../helpers/service.js';
+import { freePort, httpGet } from '../helpers/net.js';
 import { loadBusyboxImage } from '../helpers/test-image.js';
 
 const DOCKER = '/usr/local/bin/docker';
@@ -35,29 +34,6 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv, timeout = 60_0
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const r = httpRequest({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    r.on('timeout', () => r.destroy(new Error('timeout')));
-    r.on('error', reject);
-    r.end();
-  });
-}
 
 async function fetchUntil(port: number, path = '/', timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   let last: { status: number; body: string } | undefined;

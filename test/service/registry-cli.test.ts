@@ -3,36 +3,12 @@
 // and podman --remote 4.3 (--tls-verify=false).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestRegistry } from '../helpers/registry.js';
+import { DOCKER, docker, haveDocker, havePodman, ok, podman } from '../helpers/clients.js';
 import { TestService } from '../helpers/service.js';
 import { loadBusyboxImage } from '../helpers/test-image.js';
 
-const DOCKER = '/usr/local/bin/docker';
-const haveDocker = existsSync(DOCKER);
-const havePodman = spawnSync('podman', ['--version']).status === 0;
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function docker(svc: TestService, ...args: string[]): Run {
-  const r = spawnSync(DOCKER, args, { env: { ...process.env, DOCKER_HOST: `unix://${svc.socketPath}`, DOCKER_CONFIG: join(svc.dir, 'docker-config') }, encoding: 'utf8', timeout: 90_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function podman(svc: TestService, ...args: string[]): Run {
-  const r = spawnSync('podman', ['--remote', '--url', `unix://${svc.socketPath}`, ...args], { encoding: 'utf8', timeout: 90_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const ok = (r: Run) => {
-  expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
-  return r.stdout;
-};
 
 describe('registry with the docker CLI', function () {
   this.timeout(180_000);
