@@ -1,16 +1,18 @@
 // Copying files in and out of a container's root filesystem (the archive endpoints, export).
-// Paths are resolved inside the rootfs (scoped-path.ts): ".." stops at its root and symlinks are
-// followed relative to it, so neither a path nor a link in the container reaches host files.
-// Extraction creates files with O_NOFOLLOW|O_EXCL after removing what was there, and resolves
-// every entry's parent inside the rootfs again, so links unpacked earlier in the same archive
-// cannot redirect later entries.
+// The container may be running while we do it, so every path is walked through directory
+// handles (rootfs-walk.ts): ".." stops at the rootfs, symlinks are followed relative to it, and
+// a component the container swaps for a link meanwhile is never followed out of it. Extraction
+// creates files with O_NOFOLLOW|O_EXCL after removing what was there, and resolves every entry
+// from the root again, so links unpacked earlier in the same archive cannot redirect later
+// entries.
 import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../errors.js';
-import { readTar, type TarHeader } from '../storage/tar-reader.js';
+import type { FileHandle } from 'node:fs/promises';
+import { readTar, type TarEntry, type TarHeader } from '../storage/tar-reader.js';
 import { encodeTarHeader, TAR_END, tarPadding } from '../storage/tar-writer.js';
 import type { PathStat } from './api.js';
-import { containerPathOf, isWithin, resolveInRoot } from './scoped-path.js';
+import { at, openDirAt, openRoot, removeAt, walkInRoot, type Located } from './rootfs-walk.js';
 
 // Go's os.FileMode type bits.
 const MODE_DIR = 2 ** 31;
@@ -45,20 +47,21 @@ function cleanContainerPath(p: string): string {
 }
 
 /** Resolves a client path the way Docker does: follow the last link only for "dir/" and "dir/.". */
-async function resolveClientPath(rootfs: string, p: string): Promise<{ host: string; clean: string; name: string }> {
+async function locateClientPath(root: FileHandle, p: string): Promise<{ loc: Located; clean: string; name: string }> {
   const clean = cleanContainerPath(p);
   const followLast = p.endsWith('/') || p.endsWith('/.');
-  const host = await resolveInRoot(rootfs, clean, { followLast });
+  const loc = await walkInRoot(root, clean, { followLast });
   const name = p.endsWith('/.') ? '.' : path.posix.basename(clean) || '/';
-  return { host, clean, name };
+  return { loc, clean, name };
 }
 
-export async function statPath(rootfs: string, p: string): Promise<PathStat & { host: string }> {
-  const { host, clean, name } = await resolveClientPath(rootfs, p);
+async function statLocated(root: FileHandle, p: string): Promise<{ stat: PathStat; lstat: Stats; loc: Located }> {
+  const { loc, clean, name } = await locateClientPath(root, p);
   let st: Stats;
   try {
-    st = await fsp.lstat(host);
+    st = await fsp.lstat(at(loc.dir, loc.name));
   } catch {
+    await loc.close();
     throw noSuchPath(clean);
   }
   // As Podman: the resolved absolute path, for symlinks their target's. podman-remote cp
@@ -66,11 +69,61 @@ export async function statPath(rootfs: string, p: string): Promise<PathStat & { 
   let linkTarget = clean;
   let isDir = st.isDirectory();
   if (st.isSymbolicLink()) {
-    const target = await resolveInRoot(rootfs, clean, { followLast: true });
-    linkTarget = containerPathOf(rootfs, target);
-    isDir = await fsp.stat(target).then((t) => t.isDirectory(), () => false);
+    const target = await walkInRoot(root, clean, { followLast: true });
+    try {
+      linkTarget = target.path;
+      isDir = await fsp.lstat(at(target.dir, target.name)).then((t) => t.isDirectory(), () => false);
+    } finally {
+      await target.close();
+    }
   }
-  return { name, size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget, isDir, host };
+  return { stat: { name, size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget, isDir }, lstat: st, loc };
+}
+
+export async function statPath(rootfs: string, p: string): Promise<PathStat> {
+  const root = await openRoot(rootfs);
+  try {
+    const { stat, loc } = await statLocated(root, p);
+    await loc.close();
+    return stat;
+  } finally {
+    await root.close();
+  }
+}
+
+/** The stat of path `p` in the rootfs and a tar stream of it (the archive GET). */
+export async function archivePath(rootfs: string, p: string, signal?: AbortSignal): Promise<{ stat: PathStat; tar: AsyncGenerator<Buffer> }> {
+  const root = await openRoot(rootfs);
+  let found;
+  try {
+    found = await statLocated(root, p);
+  } catch (e) {
+    await root.close();
+    throw e;
+  }
+  const { stat, lstat, loc } = found;
+  return {
+    stat,
+    tar: (async function* () {
+      try {
+        // From the stat already answered: the path may be gone by now (the container runs).
+        yield* tarTree(loc.dir, loc.name, stat.name, signal, { top: lstat });
+      } finally {
+        await loc.close();
+        await root.close();
+      }
+    })(),
+  };
+}
+
+/** A tar stream of a whole rootfs (export), its entries named relative to it. */
+export async function* tarRootfs(rootfs: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const root = await openRoot(rootfs);
+  try {
+    yield* tarTree(root, '.', '', signal, { skipRoot: true, top: await fsp.lstat(at(root)) });
+  } finally {
+    await root.close();
+  }
 }
 
 function tarType(st: Stats): TarHeader['type'] | undefined {
@@ -84,15 +137,17 @@ function tarType(st: Stats): TarHeader['type'] | undefined {
 }
 
 /**
- * A tar stream of `host` (a file or a directory tree) with its top entry named `name`
- * (directories are walked without following symlinks; hardlinked files are stored once).
+ * A tar stream of `name` in directory `dir` (a file or a directory tree) with its top entry
+ * named `entryName`: directories are walked through handles without following symlinks;
+ * hardlinked files are stored once.
  */
-export async function* tarTree(host: string, name: string, signal?: AbortSignal, opts: { skipRoot?: boolean } = {}): AsyncGenerator<Buffer> {
+async function* tarTree(dir: FileHandle, name: string, entryName: string, signal: AbortSignal | undefined, opts: { skipRoot?: boolean; top: Stats }): AsyncGenerator<Buffer> {
   const inodes = new Map<string, string>();
-  async function* entry(p: string, entryName: string, st: Stats): AsyncGenerator<Buffer> {
+  async function* entry(parent: FileHandle, child: string, entryName: string, st: Stats, isTop: boolean): AsyncGenerator<Buffer> {
     signal?.throwIfAborted();
     const type = tarType(st);
     if (!type) return;
+    const here = at(parent, child);
     const base = {
       mode: st.mode & 0o7777,
       uid: st.uid,
@@ -109,28 +164,38 @@ export async function* tarTree(host: string, name: string, signal?: AbortSignal,
       inodes.set(key, entryName);
     }
     if (type === 'directory') {
-      if (!(opts.skipRoot && p === host)) yield encodeTarHeader({ ...base, name: entryName.endsWith('/') ? entryName : `${entryName}/`, type, size: 0 });
-      let names: string[];
+      if (!(opts.skipRoot && isTop)) yield encodeTarHeader({ ...base, name: entryName.endsWith('/') ? entryName : `${entryName}/`, type, size: 0 });
+      let sub: FileHandle;
       try {
-        names = (await fsp.readdir(p)).sort();
+        sub = await openDirAt(parent, child);
       } catch {
-        return;
+        return; // replaced or removed meanwhile
       }
-      for (const n of names) {
-        const child = path.join(p, n);
-        let cst: Stats;
+      try {
+        let names: string[];
         try {
-          cst = await fsp.lstat(child);
+          names = (await fsp.readdir(at(sub))).sort();
         } catch {
-          continue;
+          return;
         }
-        const childName = entryName === '' || entryName === '.' ? n : `${entryName.replace(/\/$/, '')}/${n}`;
-        yield* entry(child, childName, cst);
+        for (const n of names) {
+          let cst: Stats;
+          try {
+            cst = await fsp.lstat(at(sub, n));
+          } catch {
+            continue;
+          }
+          const childName = entryName === '' || entryName === '.' ? n : `${entryName.replace(/\/$/, '')}/${n}`;
+          yield* entry(sub, n, childName, cst, false);
+        }
+      } finally {
+        await sub.close();
       }
       return;
     }
     if (type === 'symlink') {
-      yield encodeTarHeader({ ...base, name: entryName, type, linkname: await fsp.readlink(p), size: 0 });
+      const linkname = await fsp.readlink(here).catch(() => undefined);
+      if (linkname !== undefined) yield encodeTarHeader({ ...base, name: entryName, type, linkname, size: 0 });
       return;
     }
     if (type === 'char' || type === 'block') {
@@ -147,9 +212,9 @@ export async function* tarTree(host: string, name: string, signal?: AbortSignal,
     yield encodeTarHeader({ ...base, name: entryName, type: 'file', size });
     let sent = 0;
     if (size > 0) {
-      let fd: import('node:fs/promises').FileHandle | undefined;
+      let fd: FileHandle | undefined;
       try {
-        fd = await fsp.open(p, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+        fd = await fsp.open(here, fsc.O_RDONLY | fsc.O_NOFOLLOW);
         while (sent < size) {
           const buf = Buffer.allocUnsafe(Math.min(256 * 1024, size - sent));
           const { bytesRead } = await fd.read(buf, 0, buf.length, sent);
@@ -170,8 +235,7 @@ export async function* tarTree(host: string, name: string, signal?: AbortSignal,
     }
     yield tarPadding(size);
   }
-  const st = await fsp.lstat(host);
-  yield* entry(host, name, st);
+  yield* entry(dir, name, entryName, opts.top, true);
   yield TAR_END;
 }
 
@@ -192,79 +256,95 @@ function entryParts(name: string): string[] {
 /** Extracts a tar stream into directory `dest` (a container path) of `rootfs`. */
 export async function extractInto(rootfs: string, dest: string, input: AsyncIterable<Buffer>, o: ExtractOptions = {}): Promise<void> {
   const destClean = cleanContainerPath(dest);
-  const destHost = await resolveInRoot(rootfs, destClean);
-  let dst: Stats;
+  const root = await openRoot(rootfs);
   try {
-    dst = await fsp.stat(destHost);
-  } catch {
-    throw noSuchPath(destClean);
-  }
-  if (!dst.isDirectory()) throw new EngineError('invalid-argument', `extraction point is not a directory: ${destClean}`, undefined, 'not a directory');
-  const dirModes: { p: string; mode: number; mtime: number }[] = [];
-  for await (const entry of readTar(input)) {
-    o.signal?.throwIfAborted();
-    const h = entry.header;
-    const parts = entryParts(h.name);
-    if (!parts.length) continue;
-    // The parent, resolved inside the rootfs now (earlier entries may have made links).
-    const parentHost = await resolveInRoot(rootfs, path.posix.join(destClean, ...parts.slice(0, -1)));
-    if (!isWithin(rootfs, parentHost)) throw new EngineError('invalid-argument', `refusing archive entry ${h.name}: it leaves the container`);
-    await fsp.mkdir(parentHost, { recursive: true, mode: 0o755 });
-    const target = path.join(parentHost, parts[parts.length - 1]!);
-    let existing: Stats | undefined;
-    try {
-      existing = await fsp.lstat(target);
-    } catch {
-      existing = undefined;
-    }
-    const isDir = h.type === 'directory';
-    if (existing && o.noOverwriteDirNonDir) {
-      if (existing.isDirectory() && !isDir) throw new EngineError('invalid-argument', `cannot overwrite directory ${containerPathOf(rootfs, target)} with non-directory ${h.name}`);
-      if (!existing.isDirectory() && isDir) throw new EngineError('invalid-argument', `cannot overwrite non-directory ${containerPathOf(rootfs, target)} with directory ${h.name}`);
-    }
-    if (existing && !(isDir && existing.isDirectory())) await fsp.rm(target, { recursive: true, force: true });
-    const uid = o.copyUIDGID ? h.uid : 0;
-    const gid = o.copyUIDGID ? h.gid : 0;
-    switch (h.type) {
-      case 'directory':
-        if (!existing?.isDirectory()) await fsp.mkdir(target, { mode: 0o700 });
-        dirModes.push({ p: target, mode: h.mode, mtime: h.mtime });
-        await fsp.lchown(target, uid, gid);
-        continue;
-      case 'file': {
-        const fh = await fsp.open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-        try {
-          for await (const chunk of entry.body()) await fh.write(chunk);
-          await fh.chown(uid, gid);
-          await fh.chmod(h.mode);
-        } finally {
-          await fh.close();
-        }
-        break;
+    const d = await walkInRoot(root, destClean, { followLast: true });
+    const dst = await fsp.lstat(at(d.dir, d.name)).catch(() => undefined);
+    await d.close();
+    if (!dst) throw noSuchPath(destClean);
+    if (!dst.isDirectory()) throw new EngineError('invalid-argument', `extraction point is not a directory: ${destClean}`, undefined, 'not a directory');
+    const dirModes: { path: string; mode: number; mtime: number }[] = [];
+    for await (const entry of readTar(input)) {
+      o.signal?.throwIfAborted();
+      const parts = entryParts(entry.header.name);
+      if (!parts.length) continue;
+      // Every entry is resolved from the root again (earlier entries may have made links),
+      // its parent directories created as needed, all without leaving the rootfs.
+      const loc = await walkInRoot(root, path.posix.join(destClean, ...parts), { create: true });
+      try {
+        const dir = await extractEntry(root, loc, entry, destClean, o);
+        if (dir) dirModes.push({ path: loc.path, ...dir });
+      } finally {
+        await loc.close();
       }
-      case 'symlink':
-        await fsp.symlink(h.linkname, target);
-        await fsp.lchown(target, uid, gid);
-        break;
-      case 'hardlink': {
-        const src = await resolveInRoot(rootfs, path.posix.join(destClean, ...entryParts(h.linkname)), { followLast: false });
-        if (!isWithin(rootfs, src)) throw new EngineError('invalid-argument', `refusing hard link ${h.name}: its target leaves the container`);
-        await fsp.link(src, target);
-        continue;
-      }
-      case 'fifo':
-        // Node cannot mknod; FIFOs and devices are skipped (as an unprivileged extraction would).
-        continue;
-      default:
-        continue;
     }
-    const t = new Date(h.mtime * 1000);
-    await fsp.lutimes(target, t, t).catch(() => {});
+    // Directory modes and times last (their contents changed them), on handles of the real
+    // directories (a link put there meanwhile is not followed).
+    for (const d of dirModes.reverse()) {
+      const loc = await walkInRoot(root, d.path, {});
+      try {
+        const h = await openDirAt(loc.dir, loc.name).catch(() => undefined);
+        if (!h) continue;
+        const t = new Date(d.mtime * 1000);
+        await h.chmod(d.mode).catch(() => {});
+        await h.utimes(t, t).catch(() => {});
+        await h.close();
+      } finally {
+        await loc.close();
+      }
+    }
+  } finally {
+    await root.close();
   }
-  // Directory modes and times last (their contents changed them).
-  for (const d of dirModes.reverse()) {
-    await fsp.chmod(d.p, d.mode).catch(() => {});
-    const t = new Date(d.mtime * 1000);
-    await fsp.utimes(d.p, t, t).catch(() => {});
+}
+
+/** Writes one archive entry at `loc`; for a directory, the mode and time to set at the end. */
+async function extractEntry(root: FileHandle, loc: Located, entry: TarEntry, destClean: string, o: ExtractOptions): Promise<{ mode: number; mtime: number } | undefined> {
+  const h = entry.header;
+  const target = at(loc.dir, loc.name);
+  const existing = await fsp.lstat(target).catch(() => undefined);
+  const isDir = h.type === 'directory';
+  if (existing && o.noOverwriteDirNonDir) {
+    if (existing.isDirectory() && !isDir) throw new EngineError('invalid-argument', `cannot overwrite directory ${loc.path} with non-directory ${h.name}`);
+    if (!existing.isDirectory() && isDir) throw new EngineError('invalid-argument', `cannot overwrite non-directory ${loc.path} with directory ${h.name}`);
   }
+  if (existing && !(isDir && existing.isDirectory())) await removeAt(loc.dir, loc.name);
+  const uid = o.copyUIDGID ? h.uid : 0;
+  const gid = o.copyUIDGID ? h.gid : 0;
+  switch (h.type) {
+    case 'directory':
+      if (!existing?.isDirectory()) await fsp.mkdir(target, { mode: 0o700 });
+      await fsp.lchown(target, uid, gid);
+      return { mode: h.mode, mtime: h.mtime };
+    case 'file': {
+      const fh = await fsp.open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      try {
+        for await (const chunk of entry.body()) await fh.write(chunk);
+        await fh.chown(uid, gid);
+        await fh.chmod(h.mode);
+      } finally {
+        await fh.close();
+      }
+      break;
+    }
+    case 'symlink':
+      await fsp.symlink(h.linkname, target);
+      await fsp.lchown(target, uid, gid);
+      break;
+    case 'hardlink': {
+      const src = await walkInRoot(root, path.posix.join(destClean, ...entryParts(h.linkname)), {});
+      try {
+        await fsp.link(at(src.dir, src.name), target);
+      } finally {
+        await src.close();
+      }
+      return undefined;
+    }
+    default:
+      // Node cannot mknod; FIFOs and devices are skipped (as an unprivileged extraction would).
+      return undefined;
+  }
+  const t = new Date(h.mtime * 1000);
+  await fsp.lutimes(target, t, t).catch(() => {});
+  return undefined;
 }

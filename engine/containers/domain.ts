@@ -17,7 +17,7 @@ import type {
   OutputChunk,
   StdioSession,
 } from './api.js';
-import { extractInto, statPath, tarTree } from './archive.js';
+import { archivePath, extractInto, statPath, tarRootfs } from './archive.js';
 import { upperChanges } from './changes.js';
 import { execCreate, execInspect, execResize, execStart } from './exec.js';
 import { runHealthcheck, startHealthTimer } from './health.js';
@@ -267,7 +267,7 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
     await m.emit('export', rec);
     return (async function* () {
       try {
-        yield* tarTree(rootfs, '', signal, { skipRoot: true });
+        yield* tarRootfs(rootfs, signal);
       } finally {
         // The answer ends once the rootfs is unmounted again (when it was mounted for this).
         release();
@@ -394,19 +394,15 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
       return upperChanges(m.layout.upper(rec.id), rec.spec.lowerDirs);
     },
     containerExport: exportRootfs,
-    containerArchiveStat: (ref, p) => m.withRootfs(ref, async (rootfs) => {
-      const { host: _host, ...st } = await statPath(rootfs, p);
-      void _host;
-      return st;
-    }),
+    containerArchiveStat: (ref, p) => m.withRootfs(ref, (rootfs) => statPath(rootfs, p)),
     async containerArchiveGet(ref, p, signal) {
       let release!: () => void;
       const done = new Promise<void>((r) => (release = r));
       let held: Promise<unknown> = Promise.resolve();
-      const got = new Promise<{ stat: Awaited<ReturnType<typeof statPath>>; rootfs: string }>((resolve, reject) => {
+      const got = new Promise<Awaited<ReturnType<typeof archivePath>>>((resolve, reject) => {
         held = m.withRootfs(ref, async (rootfs) => {
           try {
-            resolve({ stat: await statPath(rootfs, p), rootfs });
+            resolve(await archivePath(rootfs, p, signal));
           } catch (err) {
             reject(err);
             return;
@@ -422,12 +418,12 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
         await held;
         throw err;
       }
-      const { host, ...stat } = r.stat;
+      const { stat, tar } = r;
       return {
         stat,
         tar: (async function* () {
           try {
-            yield* tarTree(host, stat.name, signal);
+            yield* tar;
           } finally {
             release();
             await held;

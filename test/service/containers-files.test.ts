@@ -1,7 +1,8 @@
 // Black-box: files in and out of containers (archive, export, changes), top, stats and
 // health checks, with real containers.
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertMatchesSchema } from '../helpers/schema.js';
 import type { TestService } from '../helpers/service.js';
@@ -116,6 +117,36 @@ async function execOut(svc: TestService, id: string, cmd: string[]): Promise<str
     const clash = await svc.request('PUT', `/v1.40/containers/${id}/archive?path=/&noOverwriteDirNonDir=true`, { body: tar([{ name: 'tmp', content: 'not a dir' }]), headers: { 'Content-Type': 'application/x-tar' } });
     expect(clash.status).to.equal(400);
     await svc.request('DELETE', `/v1.40/containers/${id}?force=1`);
+  });
+
+  it('never follows a directory the running container swaps for a link to a host path meanwhile', async function () {
+    this.timeout(120_000);
+    // The host directory the container's link names: the link means nothing inside the
+    // container, but the host kernel would follow it if the engine used host paths after the
+    // container swapped a checked directory for the link.
+    const hostDir = mkdtempSync(join(tmpdir(), 'tspod-race-'));
+    writeFileSync(join(hostDir, 'host-secret'), 'host-secret-content\n');
+    try {
+      const id = await runContainer(svc, { Cmd: ['sh', '-c', `while :; do mkdir -p /x/d; echo in-container > /x/d/f; rm -rf /x; ln -s ${hostDir} /x; rm /x; done`] });
+      const entries = Array.from({ length: 8 }, (_, i) => ({ name: `d/put-${i}`, content: 'z' }));
+      const statuses = new Set<number>();
+      for (let i = 0; i < 60; i++) {
+        const put = await svc.request('PUT', `/v1.40/containers/${id}/archive?path=/x`, { body: tar(entries), headers: { 'Content-Type': 'application/x-tar' } });
+        const putRoot = await svc.request('PUT', `/v1.40/containers/${id}/archive?path=/`, { body: tar(entries.map((e) => ({ ...e, name: `x/${e.name}` }))), headers: { 'Content-Type': 'application/x-tar' } });
+        const get = await svc.request('GET', `/v1.40/containers/${id}/archive?path=/x/`);
+        // Whatever the race gave (done, gone, not a directory), an answer in the API's format.
+        for (const r of [put, putRoot, get]) {
+          statuses.add(r.status);
+          if (r.status !== 200) expect(r.json().message, `${r.status} ${r.text}`).to.be.a('string');
+        }
+        expect(get.body.includes('host-secret-content')).to.equal(false);
+      }
+      expect(readdirSync(hostDir)).to.deep.equal(['host-secret']);
+      expect(statuses.has(200), `statuses ${[...statuses]}`).to.equal(true);
+      await svc.request('DELETE', `/v1.40/containers/${id}?force=1`);
+    } finally {
+      rmSync(hostDir, { recursive: true, force: true });
+    }
   });
 
   it('copies into and out of a stopped container, leaving no mount', async () => {
