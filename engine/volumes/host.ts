@@ -1,5 +1,5 @@
 // What volumes do on the host: mount(8)/umount(8) of volumes with options, copy-up of image
-// content, path resolution inside a container's root file system, and content sizes.
+// content, and content sizes.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -46,7 +46,7 @@ export async function unmountVolume(target: string): Promise<void> {
  * and times onto it: ownership, modes, times, symlinks, hardlinks, special files, sparse files,
  * ACLs and xattrs where the file systems allow (`cp -a`; a failure to keep an xattr is not an
  * error). Symlinks in the content are copied as links, never followed; `fromDir` itself must
- * be a real directory (resolve it with resolveInRoot first).
+ * be a real directory (resolved inside the rootfs first: containers/scoped-path.ts).
  */
 export async function copyUp(volumeDir: string, fromDir: string): Promise<void> {
   const st = fs.lstatSync(fromDir);
@@ -64,40 +64,6 @@ export function isEmptyDir(dir: string): boolean {
   }
 }
 
-/**
- * The host path of `p` inside the root file system `root`, with symlinks resolved as if `root`
- * were `/` (an absolute or `..` link never leads out of it). Undefined when a component does not
- * exist. The result is not a symlink.
- */
-export function resolveInRoot(root: string, p: string): string | undefined {
-  const pending = p.split('/').filter((c) => c !== '' && c !== '.');
-  const resolved: string[] = [];
-  let hops = 0;
-  while (pending.length > 0) {
-    const c = pending.shift()!;
-    if (c === '..') {
-      resolved.pop();
-      continue;
-    }
-    const host = path.join(root, ...resolved, c);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(host);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-      throw e;
-    }
-    if (st.isSymbolicLink()) {
-      if (++hops > 40) throw new EngineError('invalid-argument', `too many levels of symbolic links resolving ${p}`);
-      const target = fs.readlinkSync(host);
-      if (target.startsWith('/')) resolved.length = 0;
-      pending.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
-      continue;
-    }
-    resolved.push(c);
-  }
-  return path.join(root, ...resolved);
-}
 
 /** Bytes of regular-file content under `dir` (each hardlinked file once); 0 when it is missing. */
 export async function contentSize(dir: string): Promise<number> {

@@ -18,7 +18,7 @@
 // volume, the image's Config.Volumes):
 //   const m = await volumes.volumeMountForContainer(name | undefined, {
 //     containerId,
-//     imageContentDir: resolveInRoot(rootfsMergedDir, destination), // undefined if missing
+//     imageContentDir: <destination resolved inside the rootfs>, // undefined if missing
 //     nocopy,            // Docker VolumeOptions.NoCopy / "nocopy" bind option
 //     chownTo,           // optional {uid, gid} of the container user (Podman's chown of a new volume)
 //     destination,       // for the mount event
@@ -46,8 +46,7 @@
 //   (or volumes.setVolumeUsageSource(() => Map) without removeContainers). Every container that
 //   references a volume counts, running or not; containers holding a mount count anyway.
 //
-// Helpers: resolveInRoot(root, path) resolves a path inside a rootfs without leaving it;
-// copyUp(volumeDir, fromDir) is the copy used above. Events emitted: volume create, remove,
+// Helper: copyUp(volumeDir, fromDir) is the copy used above. Events emitted: volume create, remove,
 // prune, mount, unmount (attributes driver, container, destination).
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 import type { DomainCounts, EngineContext } from '../context.js';
@@ -60,7 +59,7 @@ import { randomBytes } from 'node:crypto';
 
 export type { VolumesEngine } from './api.js';
 export type { VolumeMount, VolumeMountOptions, VolumeUsage } from './volume-store.js';
-export { copyUp, resolveInRoot } from './host.js';
+export { copyUp } from './host.js';
 
 export interface VolumeEnsureOptions {
   /** Owner of an anonymous volume (required when `name` is empty). */

@@ -25,7 +25,7 @@ export interface VolumeMountOptions {
   /** The container that holds the mount until release() (or volumeReleaseAll(containerId)). */
   containerId: string;
   /**
-   * Host path of the image's content at the mount destination (resolveInRoot(rootfs, dest)).
+   * Host path of the image's content at the mount destination (resolved inside the rootfs).
    * On the volume's first container mount, when the volume is empty, it is copied in.
    */
   imageContentDir?: string;

@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 import type { ContainersConf } from '../../engine/config/containers-conf.js';
 import type { EngineContext } from '../../engine/context.js';
 import { EventLog } from '../../engine/events/event-log.js';
-import { openVolumeDomain, resolveInRoot, type VolumeDomain } from '../../engine/volumes/index.js';
+import { resolveInRoot } from '../../engine/containers/scoped-path.js';
+import { openVolumeDomain, type VolumeDomain } from '../../engine/volumes/index.js';
 
 const run = promisify(execFile);
 
@@ -158,7 +159,7 @@ describe('volumes domain (container use)', function () {
     fs.chmodSync(img, 0o2750);
     // The destination reached through a symlink in the image, resolved inside the rootfs.
     fs.symlinkSync('/var/lib/app', join(rootfs, 'app-link'));
-    const src = resolveInRoot(rootfs, '/app-link');
+    const src = await resolveInRoot(rootfs, '/app-link');
     expect(src).to.equal(img);
 
     await volumes.engine.volumeCreate({ name: 'cu' });
@@ -283,17 +284,5 @@ describe('volumes domain (container use)', function () {
     for await (const e of ctx.events.stream({ since, until: BigInt(Date.now() + 10) * 1_000_000n, filters: { volume: ['evt'] }, follow: false }, ac.signal)) seen.push(e);
     expect(seen.map((e) => e.action)).to.deep.equal(['create', 'mount', 'unmount']);
     expect(seen[1]!.attributes).to.include({ container: 'c7', destination: '/x', driver: 'local' });
-  });
-
-  it('resolves paths inside a rootfs without leaving it', () => {
-    const rootfs = join(dir, 'rootfs2');
-    fs.mkdirSync(join(rootfs, 'real'), { recursive: true });
-    fs.symlinkSync('../../../../..', join(rootfs, 'up'));
-    fs.symlinkSync('/real', join(rootfs, 'abs'));
-    fs.symlinkSync('loop', join(rootfs, 'loop'));
-    expect(resolveInRoot(rootfs, '/up/real')).to.equal(join(rootfs, 'real'));
-    expect(resolveInRoot(rootfs, '/abs/../real')).to.equal(join(rootfs, 'real'));
-    expect(resolveInRoot(rootfs, '/up/etc')).to.equal(undefined);
-    expect(() => resolveInRoot(rootfs, '/loop')).to.throw(/symbolic links/);
   });
 });
