@@ -5,17 +5,21 @@ import type { EngineEvent, EventQuery } from './events/types.js';
 import type { ImagesEngine } from './images/api.js';
 import type { NetworksEngine } from './networks/types.js';
 import type { RegistryEngine } from './registry/types.js';
-import type { HostInfo, VersionReport } from './system/types.js';
+import type { DataUsageReport, HostInfo, SystemPruneOptions, SystemPruneReport, VersionReport } from './system/types.js';
 import type { VolumesEngine } from './volumes/api.js';
 
 export type { EngineEvent, EventQuery } from './events/types.js';
-export type { HostInfo, VersionReport } from './system/types.js';
+export type { DataUsageReport, HostInfo, SystemPruneOptions, SystemPruneReport, VersionReport } from './system/types.js';
 
 export interface SystemEngine {
   /** Facts about this host and this tspod (kernel, OS, CPUs, memory, runtime, storage, counts). */
   systemInfo(): Promise<HostInfo>;
   /** Versions of tspod and the parts it drives. */
   systemVersion(): Promise<VersionReport>;
+  /** Every image, container and volume with the space it takes (system df). */
+  systemDataUsage(): Promise<DataUsageReport>;
+  /** Removes what nothing uses: stopped containers, images, networks, optionally volumes. */
+  systemPrune(options: SystemPruneOptions): Promise<SystemPruneReport>;
 }
 
 export interface EventsEngine {

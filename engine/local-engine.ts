@@ -12,6 +12,7 @@ import { openImageDomain } from './images/domain.js';
 import { openNetworkDomain } from './networks/index.js';
 import { openRegistryDomain } from './registry/domain.js';
 import { HostFacts } from './system/host-info.js';
+import { dataUsage, systemPrune } from './system/maintenance.js';
 import { openVolumeDomain } from './volumes/index.js';
 
 export interface LocalEngineOptions {
@@ -61,7 +62,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
     };
   }
 
-  return {
+  const engine: Engine = {
     ...images.engine,
     ...network.engine,
     ...containers.engine,
@@ -73,6 +74,8 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
     systemVersion(): Promise<VersionReport> {
       return host.version();
     },
+    systemDataUsage: () => dataUsage(engine),
+    systemPrune: (options) => systemPrune(engine, options),
     eventsStream(query: EventQuery, signal: AbortSignal): AsyncIterable<EngineEvent> {
       compileFilters(query.filters); // unknown filter keys fail now, before a stream starts
       return events.stream(query, signal);
@@ -85,4 +88,5 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
       await Promise.all(domains.map((d) => d.close?.()));
     },
   };
+  return engine;
 }

@@ -8341,7 +8341,13 @@ export interface operations {
     };
     SystemPruneLibpod: {
         parameters: {
-            query?: never;
+            query?: {
+                all?: boolean;
+                build?: boolean;
+                external?: boolean;
+                filters?: string;
+                volumes?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;

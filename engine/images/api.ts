@@ -178,4 +178,6 @@ export interface ImagesEngine {
   imageImport(input: AsyncIterable<Buffer> | undefined, options: ImageImportOptions): Promise<ImageImportReport>;
   /** Podman's `image tree` text. */
   imageTree(nameOrId: string, whatRequires: boolean): Promise<string>;
+  /** Bytes of all layers the images use, each layer counted once (system df). */
+  imageLayersSize(): Promise<number>;
 }

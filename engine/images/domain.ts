@@ -84,6 +84,7 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
     ctx.events.append({ type: 'image', action, id, ...(name ? { name } : {}), ...(attributes ? { attributes } : {}) });
 
   const engine: ImagesEngine = {
+    imageLayersSize: async () => store.index().layersSize,
     async imageList(options) {
       const index = store.index();
       const containers = await store.containersByImage();

@@ -19,6 +19,8 @@ export interface ImageIndex {
   children: Map<string, string[]>;
   /** Bytes of layers each image shares with at least one other image. */
   sharedSize: Map<string, number>;
+  /** Bytes of all layers images use, each counted once. */
+  layersSize: number;
 }
 
 /** The chain ID of an image's top layer, undefined for an image without layers. */
@@ -91,7 +93,9 @@ export function buildIndex(all: Map<string, ImageRecord>, generation: number, la
     for (const l of rec.layers) if ((layerUsers.get(l.chainID) ?? 0) > 1) shared += layerSize(l.chainID);
     sharedSize.set(rec.id, shared);
   }
-  return { generation, records, byId, byName, layerUsers, blobUsers, parent, children, sharedSize };
+  let layersSize = 0;
+  for (const chain of layerUsers.keys()) layersSize += layerSize(chain);
+  return { generation, records, byId, byName, layerUsers, blobUsers, parent, children, sharedSize, layersSize };
 }
 
 /** Untagged and not a parent: what `image prune` removes by default. */

@@ -1,5 +1,10 @@
-// Host and engine facts reported by /info and /version (converted to the API shapes in
-// handlers/convert/system.ts).
+// Host and engine facts reported by /info and /version, and the system-wide disk usage and
+// prune reports (converted to the API shapes in handlers/convert/system.ts).
+import type { ContainerPruneReport, ContainerReport } from '../containers/api.js';
+import type { ImagePruneReport, ImageSummaryReport } from '../images/api.js';
+import type { NetworkRemoveReport } from '../networks/types.js';
+import type { VolumeInspectReport, VolumePruneReport } from '../volumes/api.js';
+
 export interface ToolVersion {
   /** Absolute path found on PATH, or '' when the tool is missing. */
   path: string;
@@ -85,4 +90,33 @@ export interface VersionReport {
   gitCommit: string;
   ociRuntime: ToolVersion;
   conmon: ToolVersion;
+}
+
+/** What `system df` reports: every image, container (with sizes) and volume (with usage). */
+export interface DataUsageReport {
+  /** Bytes of all image layers, each counted once. */
+  layersSize: number;
+  images: ImageSummaryReport[];
+  /** With sizeRw and sizeRootFs. */
+  containers: ContainerReport[];
+  /** With usage. */
+  volumes: VolumeInspectReport[];
+}
+
+export interface SystemPruneOptions {
+  /** Remove every unused image, not only dangling ones. */
+  all?: boolean;
+  /** Prune unused volumes too. */
+  volumes?: boolean;
+  /** label, label!, until (applied to every kind of object). */
+  filters?: Record<string, string[]>;
+}
+
+export interface SystemPruneReport {
+  containers: ContainerPruneReport;
+  images: ImagePruneReport;
+  networks: NetworkRemoveReport[];
+  volumes: VolumePruneReport[];
+  /** Bytes freed in all. */
+  reclaimed: number;
 }
