@@ -645,6 +645,9 @@ export function toLibpodStats(s: ContainerStatsSample) {
     MemLimit: c.memoryLimit,
     MemPerc: c.memoryLimit ? (c.memoryUsage / c.memoryLimit) * 100 : 0,
     Network: Object.fromEntries(Object.entries(c.networks).map(([k, n]) => [k, { RxBytes: n.rxBytes, RxPackets: n.rxPackets, RxErrors: n.rxErrors, RxDropped: n.rxDropped, TxBytes: n.txBytes, TxPackets: n.txPackets, TxErrors: n.txErrors, TxDropped: n.txDropped }])),
+    // Podman 4's totals (podman-remote 4.x shows NET IO from these; 5.x reads Network).
+    NetInput: Object.values(c.networks).reduce((n, x) => n + x.rxBytes, 0),
+    NetOutput: Object.values(c.networks).reduce((n, x) => n + x.txBytes, 0),
     BlockInput: blkIn,
     BlockOutput: blkOut,
     PIDs: c.pids,
