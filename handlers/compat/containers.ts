@@ -172,6 +172,14 @@ export async function pumpSession(ctx: Context, session: StdioSession, after?: P
   }
 }
 
+/**
+ * Podman's rule for the hijacked attach (libpod's HTTPAttach): something must be asked for
+ * (`stream` defaults to true there). Docker's websocket attach has no such rule.
+ */
+export function requireStreamOrLogs(q: { stream?: boolean; logs?: boolean }): void {
+  if (q.stream === false && !q.logs) throw new EngineError('invalid-argument', 'must specify at least one of stream or logs', undefined, 'invalid argument');
+}
+
 /** Wait: headers go out as soon as the wait is registered (the docker CLI starts the container then). */
 export async function answerWait(req: ApiRequest, id: string, conditions: string[], shape: (r: { exitCode: number; error?: string }) => unknown, intervalMs?: number): Promise<void> {
   const ctx = req.ctx;
@@ -307,6 +315,7 @@ export const containersHandlers: HandlerTable<Ops> = {
     noContent(ctx);
   },
   async ContainerAttach({ engine, path, query, ctx }: R<'ContainerAttach'>) {
+    requireStreamOrLogs(query);
     const session = await engine.containerAttach(path.id, {
       stream: query.stream,
       logs: query.logs,
