@@ -79,6 +79,15 @@ export function takeOverSocket(ctx: Context): Socket {
   return socket;
 }
 
+/**
+ * Settles when the socket is closed, also when that happened already: a client that left while
+ * the engine was preparing the session must not leave it waiting for a 'close' long emitted.
+ */
+export function socketClosed(socket: Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise<void>((resolve) => socket.once('close', () => resolve()));
+}
+
 /** The common headers (API-Version, Libpod-API-Version, Server) as raw header lines. */
 export function commonHeaderLines(ctx: Context): string {
   return ['API-Version', 'Libpod-API-Version', 'Server']
@@ -92,7 +101,7 @@ export function commonHeaderLines(ctx: Context): string {
 export async function hijack(ctx: Context, opts: HijackOptions): Promise<Hijacked> {
   const upgrade = opts.upgrade ?? wantsUpgrade(ctx);
   const socket = takeOverSocket(ctx);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const closed = socketClosed(socket);
   const input = new PassThrough();
   socket.on('data', (chunk: Buffer) => {
     if (!input.write(chunk)) {

@@ -17,7 +17,7 @@ import type { Context } from 'koa';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { EngineError } from '../engine/errors.js';
-import { commonHeaderLines, takeOverSocket } from './hijack.js';
+import { commonHeaderLines, socketClosed, takeOverSocket } from './hijack.js';
 import { markLongLived } from './idle.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -258,7 +258,7 @@ export interface AcceptOptions {
 export function acceptWebSocket(ctx: Context, hs: Handshake, opts: AcceptOptions): WebSocketConnection {
   const socket = takeOverSocket(ctx);
   const input = new PassThrough();
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const closed = socketClosed(socket);
   let closeSent = false;
   let closeReceived = false;
   let failed = false;
@@ -285,7 +285,7 @@ export function acceptWebSocket(ctx: Context, hs: Handshake, opts: AcceptOptions
 
   const parser = new FrameParser({
     data(piece) {
-      if (closeReceived || failed) return;
+      if (closeReceived || failed || input.writableEnded) return;
       if (!input.write(piece)) {
         socket.pause();
         input.once('drain', () => socket.resume());
