@@ -20,3 +20,14 @@ export function splitVersion(rawPath: string): SplitPath {
   if (!m) return { version: undefined, path: rawPath };
   return { version: m[1], path: rawPath.slice(m[0].length) || '/' };
 }
+
+/** Whether dotted version `v` ("1.40") is at least `min` ("1.28"), comparing numbers part by part. */
+export function versionAtLeast(v: string, min: string): boolean {
+  const a = v.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  const b = min.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}

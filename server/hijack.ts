@@ -56,9 +56,12 @@ export function wantsUpgrade(ctx: Context): boolean {
   return connection.split(',').some((t) => t.trim() === 'upgrade') || !!ctx.get('upgrade');
 }
 
-/** Detaches the socket from Node's HTTP machinery and writes the status line and headers. */
-export async function hijack(ctx: Context, opts: HijackOptions): Promise<Hijacked> {
-  const upgrade = opts.upgrade ?? wantsUpgrade(ctx);
+/**
+ * Takes the request's socket from Node's HTTP machinery (and Koa) without writing anything:
+ * the caller writes its own status line and reads the client's bytes (then resumes the socket).
+ * Shared by the hijacked attach/exec streams and the websocket attach.
+ */
+export function takeOverSocket(ctx: Context): Socket {
   ctx.respond = false;
   const socket = ctx.req.socket as Socket & { parser?: ParserLike | null };
   for (const ev of ['data', 'end', 'drain', 'timeout', 'error']) socket.removeAllListeners(ev);
@@ -73,7 +76,32 @@ export async function hijack(ctx: Context, opts: HijackOptions): Promise<Hijacke
   socket.setTimeout(0);
   socket.setNoDelay(true);
   socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return socket;
+}
+
+/**
+ * Settles when the socket is closed, also when that happened already: a client that left while
+ * the engine was preparing the session must not leave it waiting for a 'close' long emitted.
+ */
+export function socketClosed(socket: Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise<void>((resolve) => socket.once('close', () => resolve()));
+}
+
+/** The common headers (API-Version, Libpod-API-Version, Server) as raw header lines. */
+export function commonHeaderLines(ctx: Context): string {
+  return ['API-Version', 'Libpod-API-Version', 'Server']
+    .map((h) => [h, ctx.response.get(h)] as const)
+    .filter(([, v]) => v)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+}
+
+/** Detaches the socket from Node's HTTP machinery and writes the status line and headers. */
+export async function hijack(ctx: Context, opts: HijackOptions): Promise<Hijacked> {
+  const upgrade = opts.upgrade ?? wantsUpgrade(ctx);
+  const socket = takeOverSocket(ctx);
+  const closed = socketClosed(socket);
   const input = new PassThrough();
   socket.on('data', (chunk: Buffer) => {
     if (!input.write(chunk)) {
@@ -87,8 +115,7 @@ export async function hijack(ctx: Context, opts: HijackOptions): Promise<Hijacke
   const head = upgrade
     ? 'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n'
     : 'HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n';
-  const extra = ['API-Version', 'Libpod-API-Version', 'Server'].map((h) => [h, ctx.response.get(h)] as const).filter(([, v]) => v);
-  socket.write(`${head}${extra.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+  socket.write(`${head}${commonHeaderLines(ctx)}\r\n`);
   socket.resume();
   if (!upgrade) {
     // podman-remote reads the stream from the raw connection it dialled: bytes that arrive with

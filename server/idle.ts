@@ -5,13 +5,17 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-// Answers that last as long as the client wants (events, logs --follow, stats streams): at
-// shutdown they are cut at once instead of waited for.
-const longLived = new WeakSet<Socket>();
+// Answers that last as long as the client wants (events, logs --follow, stats streams,
+// websocket attach): at shutdown they are cut at once instead of waited for. A stream with a
+// protocol of its own can say goodbye first (a websocket sends its close frame) through `cut`.
+const longLived = new WeakMap<Socket, () => void>();
 
-/** Marks the connection of a streaming answer as long-lived (see ConnectionTracker.drain). */
-export function markLongLived(socket: Socket | null): void {
-  if (socket) longLived.add(socket);
+/**
+ * Marks the connection of a streaming answer as long-lived (see ConnectionTracker.drain).
+ * `cut` ends it at shutdown (default: destroy the socket); it must close the socket soon.
+ */
+export function markLongLived(socket: Socket | null, cut?: () => void): void {
+  if (socket) longLived.set(socket, cut ?? (() => socket.destroy()));
 }
 
 export class ConnectionTracker {
@@ -98,7 +102,7 @@ export class ConnectionTracker {
 
   /** Resolves when nothing is in flight, or after graceMs (then the rest is cut). Streams are cut at once. */
   async drain(graceMs: number): Promise<void> {
-    for (const socket of this.sockets) if (longLived.has(socket)) socket.destroy();
+    for (const socket of this.sockets) longLived.get(socket)?.();
     if (this.active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

@@ -112,7 +112,9 @@ export interface ContainerLogsReport {
 }
 
 export interface ContainerAttachOptions {
+  /** Live output (and stdin); default true. With neither stream nor logs the session is empty. */
   stream?: boolean;
+  /** Replay the container's logs first. */
   logs?: boolean;
   stdin?: boolean;
   stdout?: boolean;

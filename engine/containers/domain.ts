@@ -129,11 +129,15 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
     const detachKeys = parseDetachKeys(o.detachKeys ?? m.conf?.engine.detachKeys ?? 'ctrl-p,ctrl-q');
     const rec0 = m.lookup(ref);
     const stream = o.stream ?? true;
-    if (!stream && !o.logs) throw new EngineError('invalid-argument', 'must specify at least one of stream or logs', undefined, 'invalid argument');
     const want = { stdout: o.stdout ?? true, stderr: o.stderr ?? true };
     let before: AsyncIterable<OutputChunk> | undefined;
     if (o.logs) before = (await containerLogs(m, rec0.id, { ...want, follow: false }, new AbortController().signal)).lines;
-    if (!stream) return stdioSession(undefined, { tty: rec0.spec.tty, stdin: false, ...want, detachKeys, before });
+    if (!stream) {
+      // Logs only, or nothing at all (Docker's websocket attach allows that): Docker and Podman
+      // record the attach all the same.
+      await m.emit('attach', rec0);
+      return stdioSession(undefined, { tty: rec0.spec.tty, stdin: false, ...want, detachKeys, before });
+    }
     // Docker compatibility (as Podman): a created or exited container is initialized (conmon
     // and runc create, not started) so that the attach sees all output from its start.
     const prepare = () =>

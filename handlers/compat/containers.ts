@@ -7,9 +7,11 @@ import { fromDockerCreate, type OutputChunk, type StdioSession } from '../../eng
 import { formatTimeNano } from '../../engine/containers/types.js';
 import { EngineError } from '../../engine/errors.js';
 import { parseEventTime } from '../../engine/events/time.js';
+import { versionAtLeast } from '../../server/api-version.js';
 import { frameHeader, hijack, wantsUpgrade } from '../../server/hijack.js';
 import { sendJson, stringifyJson } from '../../server/respond.js';
 import { streamJsonLines } from '../../server/stream.js';
+import { acceptWebSocket, CLOSE, readHandshake, type Handshake } from '../../server/websocket.js';
 import { toDockerExecInspect, toDockerInspect, toDockerListItem, toDockerStats } from '../convert/containers.js';
 import { parseFilters } from '../filters.js';
 import type { ApiRequest, HandlerTable } from '../types.js';
@@ -172,6 +174,51 @@ export async function pumpSession(ctx: Context, session: StdioSession, after?: P
   }
 }
 
+/**
+ * Podman's rule for the hijacked attach (libpod's HTTPAttach): something must be asked for
+ * (`stream` defaults to true there). Docker's websocket attach has no such rule.
+ */
+export function requireStreamOrLogs(q: { stream?: boolean; logs?: boolean }): void {
+  if (q.stream === false && !q.logs) throw new EngineError('invalid-argument', 'must specify at least one of stream or logs', undefined, 'invalid argument');
+}
+
+/**
+ * Docker's websocket attach: the process's output, raw (never multiplexed: stdout and stderr
+ * alike, with or without a TTY), one data frame per chunk; the client's data frames are its
+ * stdin. The output's end (exit, detach keys) closes with 1000. When the client closes or goes
+ * away, the container's stdin gets EOF, as Docker's does (closing it only with StdinOnce).
+ */
+export async function pumpWebSocket(ctx: Context, hs: Handshake, session: StdioSession, binary: boolean): Promise<void> {
+  const ws = acceptWebSocket(ctx, hs, { binary });
+  const stdin = session.stdin;
+  if (stdin) {
+    ws.input.on('data', (b: Buffer) => {
+      if (!stdin.write(b)) {
+        ws.input.pause();
+        stdin.once('drain', () => ws.input.resume());
+      }
+    });
+    ws.input.on('end', () => stdin.end());
+  } else {
+    ws.input.resume();
+  }
+  void ws.closed.then(() => session.close());
+  let failure: Error | undefined;
+  try {
+    for await (const c of session.output) {
+      if (!ws.open) break;
+      await ws.send(c.data);
+    }
+  } catch (err) {
+    failure = err as Error;
+  } finally {
+    // Docker writes the error into the stream and closes normally.
+    if (failure && ws.open) await ws.send(Buffer.from(`Error attaching: ${failure.message}\n`));
+    session.close();
+    await ws.close(CLOSE.normal);
+  }
+}
+
 /** Wait: headers go out as soon as the wait is registered (the docker CLI starts the container then). */
 export async function answerWait(req: ApiRequest, id: string, conditions: string[], shape: (r: { exitCode: number; error?: string }) => unknown, intervalMs?: number): Promise<void> {
   const ctx = req.ctx;
@@ -307,6 +354,7 @@ export const containersHandlers: HandlerTable<Ops> = {
     noContent(ctx);
   },
   async ContainerAttach({ engine, path, query, ctx }: R<'ContainerAttach'>) {
+    requireStreamOrLogs(query);
     const session = await engine.containerAttach(path.id, {
       stream: query.stream,
       logs: query.logs,
@@ -317,8 +365,25 @@ export const containersHandlers: HandlerTable<Ops> = {
     });
     await pumpSession(ctx, session);
   },
-  ContainerAttachWebsocket: () => {
-    throw new EngineError('not-implemented', 'attach over websocket is not supported: use POST /containers/{id}/attach');
+  // As moby's wsContainersAttach for a v1.40 client: stream and logs default to false; stdin,
+  // stdout and stderr are always attached (only API >= 1.42 reads them, and the v1.40 spec does
+  // not list them); binary frames from API 1.28 on. Docker looks the container up before it
+  // reads the handshake, so an unknown container answers 404 even to a bad handshake.
+  async ContainerAttachWebsocket({ engine, path, query, ctx, version }: R<'ContainerAttachWebsocket'>) {
+    const hs = readHandshake(ctx);
+    if (hs instanceof EngineError) {
+      await engine.containerInspect(path.id);
+      throw hs;
+    }
+    const session = await engine.containerAttach(path.id, {
+      stream: query.stream ?? false,
+      logs: query.logs ?? false,
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      ...(query.detachKeys !== undefined ? { detachKeys: query.detachKeys } : {}),
+    });
+    await pumpWebSocket(ctx, hs, session, version === undefined || versionAtLeast(version, '1.28'));
   },
   ContainerWait: (req: R<'ContainerWait'>) => answerWait(req as ApiRequest, req.path.id, [req.query.condition ?? 'not-running'], (r) => ({ StatusCode: r.exitCode, ...(r.error ? { Error: { Message: r.error } } : {}) })),
   async ContainerDelete({ engine, path, query, ctx }: R<'ContainerDelete'>) {

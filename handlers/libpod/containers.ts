@@ -4,7 +4,7 @@ import { fromSpecGenerator } from '../../engine/containers/api.js';
 import { EngineError } from '../../engine/errors.js';
 import { sendJson } from '../../server/respond.js';
 import { streamJsonLines } from '../../server/stream.js';
-import { answerWait, noContent, pumpSession, sendTarStream, setPathStat, startExec, streamLogs } from '../compat/containers.js';
+import { answerWait, noContent, pumpSession, requireStreamOrLogs, sendTarStream, setPathStat, startExec, streamLogs } from '../compat/containers.js';
 import { toDockerStats, toHealthcheck, toLibpodExecInspect, toLibpodInspect, toLibpodListItem, toLibpodStats } from '../convert/containers.js';
 import { parseFilters } from '../filters.js';
 import { notImplemented, type ApiRequest, type HandlerTable } from '../types.js';
@@ -125,6 +125,7 @@ export const containersHandlers: HandlerTable<Ops> = {
   },
   ContainerLogsLibpod: (req: R<'ContainerLogsLibpod'>) => streamLogs(req as ApiRequest, req.path.name, req.query, true),
   async ContainerAttachLibpod({ engine, path, query, ctx }: R<'ContainerAttachLibpod'>) {
+    requireStreamOrLogs(query);
     const session = await engine.containerAttach(path.name, {
       stream: query.stream,
       logs: query.logs,

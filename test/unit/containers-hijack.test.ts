@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { frameHeader, hijack } from '../../server/hijack.js';
+import { frameHeader, hijack, socketClosed } from '../../server/hijack.js';
 import { ConnectionTracker } from '../../server/idle.js';
 
 function rawRequest(socketPath: string, text: string, send?: (s: import('node:net').Socket) => void): Promise<Buffer> {
@@ -104,5 +104,17 @@ describe('server/hijack', () => {
     expect(seen).to.equal(1);
     await new Promise((r) => setTimeout(r, 50));
     expect(tracker.inFlight).to.equal(0);
+  });
+
+  it('socketClosed settles for a socket that closed before anyone asked', async () => {
+    const s = connect(sock);
+    s.on('error', () => {});
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.closed).to.equal(true);
+    let settled = false;
+    void socketClosed(s).then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).to.equal(true);
   });
 });
