@@ -12,6 +12,7 @@
 import type { Context } from 'koa';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
+import { markLongLived } from './idle.js';
 
 export type StreamName = 'stdin' | 'stdout' | 'stderr';
 
@@ -101,6 +102,9 @@ export function commonHeaderLines(ctx: Context): string {
 export async function hijack(ctx: Context, opts: HijackOptions): Promise<Hijacked> {
   const upgrade = opts.upgrade ?? wantsUpgrade(ctx);
   const socket = takeOverSocket(ctx);
+  // An attach or exec session lasts as long as its process: a stopping service cuts it at once
+  // (the process goes on under conmon) instead of waiting out the in-flight grace.
+  markLongLived(socket);
   const closed = socketClosed(socket);
   const input = new PassThrough();
   socket.on('data', (chunk: Buffer) => {

@@ -181,6 +181,25 @@ import {
       await shutdown(idle).catch(() => {});
     }
   });
+
+  it('cuts a hijacked session at once on SIGTERM, leaving the container running', async function () {
+    const svc2 = await TestService.start({ time: 0 });
+    try {
+      await loadBusyboxImage(svc2);
+      const id = await runContainer(svc2, { Cmd: ['sleep', '300'] });
+      const h = await hijackRequest(svc2.socketPath, 'POST', `/v1.40/containers/${id}/attach?stream=1&stdout=1`);
+      expect(h.status).to.equal('HTTP/1.1 101 UPGRADED');
+      const t0 = Date.now();
+      svc2.proc.kill('SIGTERM');
+      await h.body;
+      expect(await svc2.exited).to.equal(0);
+      // At once, not after the 10-second grace for requests in flight.
+      expect(Date.now() - t0).to.be.below(5000);
+      await svc2.start({ time: 0 });
+      expect((await inspect(svc2, id)).State.Running).to.equal(true);
+      await svc2.request('DELETE', `/v1.40/containers/${id}?force=1`);
+    } finally {
+      await shutdown(svc2).catch(() => {});
+    }
+  });
 });
-
-
