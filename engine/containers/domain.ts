@@ -144,6 +144,8 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
       m.locked(rec0.id, async () => {
         const r = m.mustGet(rec0.id);
         if (r.state.status === 'removing') throw new EngineError('conflict', `container ${r.id} is being removed: container state improper`, undefined, 'container state improper');
+        // As Docker (409) and Podman (state improper): nothing would flow until it is unpaused.
+        if (r.state.status === 'paused') throw new EngineError('conflict', 'You cannot attach to a paused container, unpause it first', undefined, 'container state improper');
         if (r.state.status === 'created' || r.state.status === 'exited') return m.initLocked(r);
         return r;
       });

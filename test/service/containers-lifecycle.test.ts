@@ -244,6 +244,10 @@ const fixture = JSON.parse(readFileSync(new URL('../../../../shared/notes/fixtur
     let j = await inspect(svc, id);
     expect(j.State).to.include({ Status: 'paused', Paused: true, Running: true });
     expect((await svc.request('POST', `/v1.40/containers/${id}/pause`)).status).to.equal(409);
+    // Attaching to a paused container is refused before any hijack (Docker: 409).
+    const attach = await svc.request('POST', `/v1.40/containers/${id}/attach?stream=1&stdout=1`);
+    expect(attach.status).to.equal(409);
+    expect(attach.json().message).to.match(/paused/);
     expect((await svc.request('POST', `/v1.40/containers/${id}/unpause`)).status).to.equal(204);
     j = await inspect(svc, id);
     expect(j.State).to.include({ Status: 'running', Paused: false });
