@@ -59,7 +59,7 @@ export const imagesHandlers: HandlerTable<Ops> = {
       author: query.author,
       message: query.comment,
       changes: (query.changes ?? []).flatMap((c) => c.split('\n')).filter(Boolean),
-      pause: query.pause,
+      pause: query.pause ?? false, // Podman's libpod default; compat pauses unless told not to
       nameStyle: 'podman',
     });
     sendJson(ctx, { Id: id }, 201);
