@@ -87,7 +87,7 @@ function tarType(st: Stats): TarHeader['type'] | undefined {
  * A tar stream of `host` (a file or a directory tree) with its top entry named `name`
  * (directories are walked without following symlinks; hardlinked files are stored once).
  */
-export async function* tarTree(host: string, name: string, signal?: AbortSignal, opts: { skipRoot?: boolean } = {}): AsyncGenerator<Buffer> {
+export async function* tarTree(host: string, name: string, signal?: AbortSignal, opts: { skipRoot?: boolean; /** Leave out the end-of-archive marker (to join trees into one archive). */ noEnd?: boolean } = {}): AsyncGenerator<Buffer> {
   const inodes = new Map<string, string>();
   async function* entry(p: string, entryName: string, st: Stats): AsyncGenerator<Buffer> {
     signal?.throwIfAborted();
@@ -172,7 +172,7 @@ export async function* tarTree(host: string, name: string, signal?: AbortSignal,
   }
   const st = await fsp.lstat(host);
   yield* entry(host, name, st);
-  yield TAR_END;
+  if (!opts.noEnd) yield TAR_END;
 }
 
 export interface ExtractOptions {

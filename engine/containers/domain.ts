@@ -19,6 +19,7 @@ import type {
 } from './api.js';
 import { extractInto, statPath, tarTree } from './archive.js';
 import { upperChanges } from './changes.js';
+import { checkpointContainer, importAndRestore, restoreContainer } from './checkpoint.js';
 import { commitContainer } from './commit.js';
 import { execCreate, execInspect, execResize, execStart } from './exec.js';
 import { runHealthcheck, startHealthTimer } from './health.js';
@@ -405,6 +406,8 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
     containerShowMounted: () => m.showMounted(),
     containerHealthcheck: (ref) => runHealthcheck(m, ref),
     containerCommit: commit,
+    containerCheckpoint: (ref, o) => checkpointContainer(m, ref, o),
+    containerRestore: (ref, o) => (o.import ? importAndRestore(m, o.import, o) : restoreContainer(m, m.lookup(ref ?? '').id, o)),
     execCreate: (ref, o) => execCreate(m, ref, o),
     execStart: (id, o) => execStart(m, id, o),
     execInspect: (id) => execInspect(m, id),
