@@ -3,6 +3,7 @@
 // with history, author and comment as Docker records them; bad changes create nothing; the
 // pause lasts only as long as the commit.
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTar } from '../../engine/storage/tar-reader.js';
@@ -86,6 +87,7 @@ async function changesOf(svc: TestService, id: string): Promise<Array<{ Path: st
 
     const img = (await svc.request('GET', '/v1.40/images/localhost/layered:v1/json')).json();
     expect(img.Id).to.equal(imageId);
+    expect(img.Parent).to.equal(base.Id);
     expect(img.Author).to.equal('Me <me@example.org>');
     expect(img.Comment).to.equal('a message');
     expect(img.Config.Env).to.include('STAGE=one');
@@ -204,6 +206,26 @@ async function changesOf(svc: TestService, id: string): Promise<Array<{ Path: st
     expect(c.OnBuild).to.deep.equal(['RUN echo built']);
     expect(c.Healthcheck).to.deep.include({ Test: ['CMD', 'true'], Interval: 30e9, Retries: 2 });
     await svc.request('DELETE', `/v1.40/containers/${id}`);
+  });
+
+  it('a commit failing while the container is paused resumes it and leaves no layer or blob behind', async () => {
+    const id = await runContainer(svc, { Cmd: ['sh', '-c', 'mkdir /moved && sleep 300'], HostConfig: { NetworkMode: 'none' } });
+    await waitFor(async () => (await changesOf(svc, id)).some((c) => c.Path === '/moved'), 20_000, 'the container changes');
+    // A directory overlay would have redirected (redirect_dir=on): no layer can hold it.
+    execFileSync('setfattr', ['-n', 'trusted.overlay.redirect', '-v', '/elsewhere', join(svc.root, 'containers', id, 'upper', 'moved')]);
+    const count = (dir: string) => readdirSync(join(svc.root, dir)).length;
+    const before = { layers: count('layers'), blobs: count('blobs/sha256'), images: (await svc.request('GET', '/v1.40/images/json?all=1')).json().length };
+    const r = await svc.request('POST', `/v1.40/commit?container=${id}&repo=localhost/failing`);
+    expect(r.status, r.text).to.equal(500);
+    expect(r.json().message).to.match(/overlay redirect/);
+    expect((await inspect(svc, id)).State).to.include({ Status: 'running', Paused: false });
+    // Not frozen any more, as runc sees it.
+    expect(JSON.parse(execFileSync('runc', ['--root', join(svc.runroot, 'runc'), 'state', id], { encoding: 'utf8' })).status).to.equal('running');
+    const ex = await svc.request('POST', `/v1.40/containers/${id}/exec`, { body: { Cmd: ['true'] } });
+    expect(ex.status).to.equal(201);
+    expect((await svc.request('POST', `/v1.40/exec/${ex.json().Id}/start`, { body: { Detach: true } })).status).to.equal(200);
+    expect({ layers: count('layers'), blobs: count('blobs/sha256'), images: (await svc.request('GET', '/v1.40/images/json?all=1')).json().length }).to.deep.equal(before);
+    await svc.request('DELETE', `/v1.40/containers/${id}?force=1`);
   });
 
   it('leaves a paused container paused, and pause=0 commits without pausing', async () => {
