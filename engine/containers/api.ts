@@ -234,6 +234,8 @@ export interface ContainerCommitOptions {
   changes?: string[];
   pause?: boolean;
   nameStyle?: 'docker' | 'podman';
+  /** The image format (Podman's libpod default is oci; compat commits are docker). */
+  format?: 'oci' | 'docker';
 }
 
 export interface ContainerCheckpointOptions {

@@ -33,6 +33,8 @@ export async function commitContainer(m: ContainerManager, images: ImageCommitte
   const { id } = m.lookup(ref);
   const changes = o.changes ?? [];
   applyChanges({}, changes); // bad changes: invalid-argument, before anything is done
+  // As Podman's libpod handler: the OCI format has no place for a commit message.
+  if (o.format === 'oci' && o.message) throw new EngineError('invalid-argument', 'messages are only compatible with the docker image format (-f docker)');
   const name = o.reference ? images.newName(o.reference, o.nameStyle ?? 'podman') : undefined;
   const res = await m.locked(id, async () => {
     const rec = m.mustGet(id);
@@ -58,6 +60,7 @@ export async function commitContainer(m: ContainerManager, images: ImageCommitte
         createdBy: rec.spec.cmd.join(' '),
         containerId: id,
         name,
+        format: o.format ?? 'docker',
       });
       return { rec, id: out.id };
     } finally {

@@ -10,7 +10,8 @@ import { openBlob } from './archive-load.js';
 import { applyChanges } from './changes.js';
 import type { ImageLayerRef } from './image-db.js';
 import type { ImageStore } from './image-store.js';
-import { layerMediaType, type ImageConfigBlob } from './oci.js';
+import { digestOf } from './blob-store.js';
+import { buildManifest, layerMediaType, MT, type ImageConfigBlob } from './oci.js';
 import type { ImageRuntimeConfig } from './types.js';
 
 export interface CommitImageOptions {
@@ -28,6 +29,8 @@ export interface CommitImageOptions {
   containerId: string;
   /** The full name to give the image (already normalised), if any. */
   name?: string;
+  /** Docker schema 2 (default) or OCI manifest and config. */
+  format?: 'oci' | 'docker';
   signal?: AbortSignal;
 }
 
@@ -39,6 +42,8 @@ export interface CommitImageResult {
 
 /** Docker's fields that describe the container an image came from, not the image. */
 const CONTAINER_FIELDS = ['container', 'container_config', 'docker_version', 'comment', 'author', 'parent'];
+/** Docker-only fields an OCI config does not carry. */
+const DOCKER_ONLY = ['container', 'container_config', 'docker_version', 'comment', 'parent'];
 
 export async function commitImage(store: ImageStore, o: CommitImageOptions): Promise<CommitImageResult> {
   const parent = store.index().byId.get(o.parentId);
@@ -54,12 +59,13 @@ export async function commitImage(store: ImageStore, o: CommitImageOptions): Pro
     const blob = await store.blobs.put(o.layer, { signal: o.signal });
     lease.blob(blob.digest, !blob.existed);
     const diffID = blob.digest; // an uncompressed tar: its digest is its diff ID
+    const oci = o.format === 'oci';
     const layers: ImageLayerRef[] = [...parentLayers];
     const empty = diffID === EMPTY_LAYER_DIFF_ID;
     if (!empty) {
       const put = await store.layers.put(openBlob(store.blobs, blob.digest), parentLayers.at(-1)?.chainID ?? null, { expectedDiffID: diffID, signal: o.signal });
       lease.layer(put.layer.chainID, !put.existed);
-      layers.push({ diffID, chainID: put.layer.chainID, blob: { digest: blob.digest, size: blob.size, mediaType: layerMediaType('none', false) } });
+      layers.push({ diffID, chainID: put.layer.chainID, blob: { digest: blob.digest, size: blob.size, mediaType: layerMediaType('none', oci) } });
     }
     const created = new Date().toISOString();
     const config: ImageConfigBlob = { ...parentConfig };
@@ -82,7 +88,11 @@ export async function commitImage(store: ImageStore, o: CommitImageOptions): Pro
       ...(o.comment ? { comment: o.comment } : {}),
       container: o.containerId,
     });
-    const result = await store.storeImage({ config: Buffer.from(JSON.stringify(config)), layers, names: o.name ? [o.name] : [] });
+    if (oci) for (const k of DOCKER_ONLY) delete config[k];
+    const configBytes = Buffer.from(JSON.stringify(config));
+    const descs = layers.map((l) => l.blob ?? { digest: l.diffID, size: store.layers.get(l.chainID)?.uncompressedSize ?? 0, mediaType: layerMediaType('none', oci) });
+    const manifest = { data: buildManifest({ mediaType: '', digest: digestOf(configBytes), size: configBytes.length }, descs, oci), mediaType: oci ? MT.ociManifest : MT.dockerManifest };
+    const result = await store.storeImage({ config: configBytes, manifest, layers, names: o.name ? [o.name] : [] });
     lease.release();
     // An empty diff left a blob no image lists.
     if (empty && !blob.existed) await store.collect([], [blob.digest]);

@@ -57,5 +57,7 @@ export interface ImageCommitter {
     createdBy: string;
     containerId: string;
     name?: string;
+    /** Manifest and config media types: Docker schema 2 (default) or OCI. */
+    format?: 'oci' | 'docker';
   }): Promise<{ id: string }>;
 }

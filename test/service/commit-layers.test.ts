@@ -128,7 +128,7 @@ async function changesOf(svc: TestService, id: string): Promise<Array<{ Path: st
     const first = (await svc.request('GET', '/v1.40/images/localhost/layered:v1/json')).json();
     const id = await runContainer(svc, { Image: 'localhost/layered:v1', Cmd: ['sh', '-c', 'echo two > /second && rm /marker'], HostConfig: { NetworkMode: 'none' } });
     await waitExit(svc, id);
-    const r = await svc.request('POST', `/libpod/commit?container=${id}&repo=localhost/layered&tag=v2&author=podder&comment=second`);
+    const r = await svc.request('POST', `/libpod/commit?container=${id}&repo=localhost/layered&tag=v2&author=podder&comment=second&format=docker`);
     expect(r.status, r.text).to.equal(201);
     const img = (await svc.request('GET', '/libpod/images/localhost/layered:v2/json')).json();
     expect(img.Author).to.equal('podder');
@@ -140,6 +140,25 @@ async function changesOf(svc: TestService, id: string): Promise<Array<{ Path: st
     const top = (await savedLayers(svc, 'localhost/layered:v2')).at(-1)!;
     expect([...top.keys()].sort()).to.deep.equal(['.wh.marker', 'second']);
     expect(await runToEnd(svc, 'localhost/layered:v2', 'cat /second; ls /opt/old; test -e /marker || echo marker-gone')).to.equal('two\nnew.txt\nmarker-gone\n');
+    await svc.request('DELETE', `/v1.40/containers/${id}`);
+  });
+
+  it('libpod commits in the OCI format by default, where a message has no place (as Podman)', async () => {
+    const id = await runContainer(svc, { Cmd: ['sh', '-c', 'echo oci > /oci'], HostConfig: { NetworkMode: 'none' } });
+    await waitExit(svc, id);
+    const msg = await svc.request('POST', `/libpod/commit?container=${id}&repo=localhost/oci&comment=nope`);
+    expect(msg.status).to.equal(400);
+    expect(msg.json().message).to.equal('messages are only compatible with the docker image format (-f docker)');
+    expect((await svc.request('POST', `/libpod/commit?container=${id}&repo=localhost/oci&format=v1`)).status).to.equal(400);
+    const r = await svc.request('POST', `/libpod/commit?container=${id}&repo=localhost/oci&author=someone`);
+    expect(r.status, r.text).to.equal(201);
+    const img = (await svc.request('GET', '/libpod/images/localhost/oci:latest/json')).json();
+    expect(img.ManifestType).to.equal('application/vnd.oci.image.manifest.v1+json');
+    expect(img.Author).to.equal('someone');
+    expect(img.RootFS.Layers).to.have.length(base.RootFS.Layers.length + 1);
+    const docker = (await svc.request('GET', '/libpod/images/localhost/layered:v1/json')).json();
+    expect(docker.ManifestType).to.equal('application/vnd.docker.distribution.manifest.v2+json');
+    expect(await runToEnd(svc, 'localhost/oci:latest', 'cat /oci')).to.equal('oci\n');
     await svc.request('DELETE', `/v1.40/containers/${id}`);
   });
 
