@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { canRunContainers, IMAGE, shutdown, startWithImage } from '../helpers/containers.js';
 import type { TestService } from '../helpers/service.js';
+import { podman as podmanRun } from '../helpers/clients.js';
 
 describe('commit with the docker CLI and podman --remote', function () {
   this.timeout(120_000);
@@ -49,6 +50,12 @@ describe('commit with the docker CLI and podman --remote', function () {
     expect(podman('image', 'inspect', '--format', '{{.Author}}', 'localhost/committed:4')).to.equal('Pod Author');
     const layers = (name: string) => JSON.parse(podman('image', 'inspect', '--format', '{{json .RootFS.Layers}}', name)) as string[];
     expect(layers('localhost/committed:4')).to.deep.equal([...layers(IMAGE), layers('localhost/committed:4').at(-1)]).and.to.have.length(layers(IMAGE).length + 1);
+    // -m needs the docker format, as with Podman itself.
+    const refused = podmanRun(svc, 'commit', '-q', '-m', 'msg', 'c2', 'localhost/committed:5');
+    expect(refused.status).to.equal(125);
+    expect(refused.stderr).to.include('messages are only compatible with the docker image format (-f docker)');
+    podman('commit', '-q', '-f', 'docker', '-m', 'msg', '-a', 'me', 'c2', 'localhost/committed:5');
+    expect(podman('history', '--format', '{{.CreatedBy}}|{{.Comment}}', 'localhost/committed:5').split('\n')[0]).to.equal('sh -c echo from-podman > /marker|msg');
     podman('rm', 'c2');
   });
 });
