@@ -42,7 +42,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   const images = await openImageDomain(ctx); domains.push(images);
   const network = openNetworkDomain(ctx);
   const volumes = openVolumeDomain(ctx); domains.push(volumes);
-  const containers = await openContainersDomain(ctx, { images: images.resolver, importImage: (input, o) => images.engine.imageImport(input, o), networks: network.networks, volumes }); domains.push(containers); images.setUsage(containers.usage);
+  const containers = await openContainersDomain(ctx, { images: images.resolver, commit: images.committer, networks: network.networks, volumes }); domains.push(containers); images.setUsage(containers.usage);
   const registry = await openRegistryDomain(ctx, images.store); domains.push(registry);
 
   async function counts() {

@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# What the engine runs: OCI runtime, monitor, networking (netavark, ip, unshare), init, layer tools.
-runtime_pkgs=(runc conmon netavark aardvark-dns catatonit iptables iproute2 util-linux zstd attr)
+# What the engine runs: OCI runtime, monitor, networking (netavark, ip, unshare), init, layer tools,
+# CRIU for checkpoint/restore.
+runtime_pkgs=(runc conmon netavark aardvark-dns catatonit iptables iproute2 util-linux zstd attr criu)
 # What tests and benchmarks use: real peers (registry, podman for comparison, compose),
 # busybox for test images, systemd-socket-activate, openssl for test CAs, script(1) for TTYs.
 test_pkgs=(busybox-static docker-registry podman docker-compose systemd openssl bsdutils util-linux procps iproute2)

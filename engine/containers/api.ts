@@ -236,6 +236,55 @@ export interface ContainerCommitOptions {
   changes?: string[];
   pause?: boolean;
   nameStyle?: 'docker' | 'podman';
+  /** The image format (Podman's libpod default is oci; compat commits are docker). */
+  format?: 'oci' | 'docker';
+}
+
+export interface ContainerCheckpointOptions {
+  /** Keep CRIU's logs and statistics (dump.log, stats-dump) beside the checkpoint. */
+  keep?: boolean;
+  /** Checkpoint and leave the container running. */
+  leaveRunning?: boolean;
+  tcpEstablished?: boolean;
+  fileLocks?: boolean;
+  /** Also answer the checkpoint as a tar (checkpoint images, container config, rootfs changes). */
+  export?: boolean;
+  /** Leave the container's filesystem changes out of the export. */
+  ignoreRootFS?: boolean;
+  /** Only pre-dump the memory (the container keeps running); a later checkpoint withPrevious uses it. */
+  preCheckpoint?: boolean;
+  withPrevious?: boolean;
+  /** Report the runtime's duration (µs), as Podman does only when asked. */
+  printStats?: boolean;
+}
+
+export interface ContainerCheckpointReport {
+  id: string;
+  /** Microseconds `runc checkpoint` took (0 unless printStats). */
+  runtimeDuration: number;
+  /** The export tar, when asked for. */
+  archive?: AsyncIterable<Buffer>;
+}
+
+export interface ContainerRestoreOptions {
+  /** Keep the checkpoint (and CRIU's logs) after restoring. */
+  keep?: boolean;
+  tcpEstablished?: boolean;
+  tcpClose?: boolean;
+  fileLocks?: boolean;
+  /** A checkpoint export to restore as a new container (instead of a container's own checkpoint). */
+  import?: AsyncIterable<Buffer>;
+  /** The imported container's name (a new name also gets a new ID). */
+  name?: string;
+  /** Do not apply the imported filesystem changes. */
+  ignoreRootFS?: boolean;
+  printStats?: boolean;
+}
+
+export interface ContainerRestoreReport {
+  id: string;
+  /** Microseconds the restore took (0 unless printStats). */
+  runtimeDuration: number;
 }
 
 export interface ContainersEngine {
@@ -271,6 +320,9 @@ export interface ContainersEngine {
   containerShowMounted(): Promise<Record<string, string>>;
   containerHealthcheck(nameOrId: string): Promise<HealthcheckReport>;
   containerCommit(nameOrId: string, options: ContainerCommitOptions): Promise<{ id: string }>;
+  containerCheckpoint(nameOrId: string, options: ContainerCheckpointOptions): Promise<ContainerCheckpointReport>;
+  /** Restores a container's own checkpoint, or with `import` a new container from an export (nameOrId unused). */
+  containerRestore(nameOrId: string | undefined, options: ContainerRestoreOptions): Promise<ContainerRestoreReport>;
   execCreate(nameOrId: string, options: ExecCreateOptions): Promise<string>;
   execStart(id: string, options: ExecStartOptions): Promise<ExecStartReport>;
   execInspect(id: string): Promise<ExecReport>;

@@ -141,7 +141,7 @@ function tarType(st: Stats): TarHeader['type'] | undefined {
  * named `entryName`: directories are walked through handles without following symlinks;
  * hardlinked files are stored once.
  */
-async function* tarTree(dir: FileHandle, name: string, entryName: string, signal: AbortSignal | undefined, opts: { skipRoot?: boolean; top: Stats }): AsyncGenerator<Buffer> {
+async function* tarTree(dir: FileHandle, name: string, entryName: string, signal: AbortSignal | undefined, opts: TarTreeOptions & { top: Stats }): AsyncGenerator<Buffer> {
   const inodes = new Map<string, string>();
   async function* entry(parent: FileHandle, child: string, entryName: string, st: Stats, isTop: boolean): AsyncGenerator<Buffer> {
     signal?.throwIfAborted();
@@ -236,7 +236,28 @@ async function* tarTree(dir: FileHandle, name: string, entryName: string, signal
     yield tarPadding(size);
   }
   yield* entry(dir, name, entryName, opts.top, true);
-  yield TAR_END;
+  if (!opts.noEnd) yield TAR_END;
+}
+
+interface TarTreeOptions {
+  /** Leave out the top directory's own entry. */
+  skipRoot?: boolean;
+  /** Leave out the end-of-archive marker (to join trees into one archive). */
+  noEnd?: boolean;
+}
+
+/**
+ * A tar stream of a host path the engine itself owns (not a container's rootfs: checkpoint
+ * images and the like), with its top entry named `entryName`.
+ */
+export async function* tarHostPath(host: string, entryName: string, signal?: AbortSignal, opts: TarTreeOptions = {}): AsyncGenerator<Buffer> {
+  const dir = await fsp.open(path.dirname(host), fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    const base = path.basename(host);
+    yield* tarTree(dir, base, entryName, signal, { ...opts, top: await fsp.lstat(at(dir, base)) });
+  } finally {
+    await dir.close();
+  }
 }
 
 export interface ExtractOptions {

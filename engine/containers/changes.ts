@@ -18,6 +18,20 @@ async function inLower(lowerDirs: string[], rel: string): Promise<boolean> {
 }
 
 export async function upperChanges(upper: string, lowerDirs: string[]): Promise<ContainerChange[]> {
+  return (await scanUpper(upper, lowerDirs)).changes;
+}
+
+/**
+ * What commit leaves out of the new layer: the entries of the upper directory that are no
+ * changes of the container (upperChanges drops them), as paths relative to it.
+ */
+export async function runtimeOnlyEntries(upper: string, lowerDirs: string[]): Promise<Set<string>> {
+  const { all, changes } = await scanUpper(upper, lowerDirs);
+  const kept = new Set(changes.map((c) => c.path));
+  return new Set(all.filter((c) => !kept.has(c.path)).map((c) => c.path.slice(1)));
+}
+
+async function scanUpper(upper: string, lowerDirs: string[]): Promise<{ all: ContainerChange[]; changes: ContainerChange[] }> {
   const out: ContainerChange[] = [];
   const walk = async (rel: string, parentAdded: boolean): Promise<void> => {
     let entries: import('node:fs').Dirent[];
@@ -46,7 +60,7 @@ export async function upperChanges(upper: string, lowerDirs: string[]): Promise<
   // nor are the directories that were only copied up to hold them.
   const kept = out.filter((c) => !(MOUNT_POINTS.has(c.path) && c.kind === 1));
   const result = kept.filter((c) => c.kind !== 0 || !isCopiedUpOnly(c.path, out, kept));
-  return result.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { all: out, changes: result.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
 }
 
 const MOUNT_POINTS = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/podman-init', '/run/.containerenv']);

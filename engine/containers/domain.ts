@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import type { DomainCounts, EngineContext } from '../context.js';
 import { EngineError } from '../errors.js';
 import { attachContainer } from '../oci/attach.js';
-import type { ImageResolver } from '../images/types.js';
+import type { ImageCommitter, ImageResolver } from '../images/types.js';
 import { createNetworksDomain, type NetworksDomain } from '../networks/index.js';
 import { openVolumeDomain, type VolumeDomain } from '../volumes/index.js';
 import type { OciSpec } from '../oci/spec-types.js';
@@ -19,6 +19,8 @@ import type {
 } from './api.js';
 import { archivePath, extractInto, statPath, tarRootfs } from './archive.js';
 import { upperChanges } from './changes.js';
+import { checkpointContainer, importAndRestore, restoreContainer } from './checkpoint.js';
+import { commitContainer } from './commit.js';
 import { execCreate, execInspect, execResize, execStart } from './exec.js';
 import { runHealthcheck, startHealthTimer } from './health.js';
 import { containerLogs } from './logs.js';
@@ -34,15 +36,9 @@ import type { ContainerRecord } from './types.js';
 import { parseEventTime } from '../events/time.js';
 import { parseTimeNano } from './types.js';
 
-/** What commit needs from the image store: a new image from a root filesystem tar. */
-export type ImportImage = (
-  input: AsyncIterable<Buffer>,
-  options: { reference?: string; changes?: string[]; message?: string; nameStyle?: 'docker' | 'podman' },
-) => Promise<{ id: string }>;
-
 export interface ContainersDomainDeps {
   images?: ImageResolver;
-  importImage?: ImportImage;
+  commit?: ImageCommitter;
   networks?: NetworksDomain;
   volumes?: VolumeDomain;
 }
@@ -54,26 +50,6 @@ export interface ContainersDomain {
   usage: { containersByImage(): Map<string, string[]>; removeContainers(ids: string[]): Promise<void> };
   counts(): Promise<DomainCounts>;
   close(): Promise<void>;
-}
-
-/** The Dockerfile-style changes that make an image run like the container (commit). */
-function configChanges(rec: ContainerRecord): string[] {
-  const s = rec.spec;
-  const out: string[] = [];
-  const json = (v: unknown) => JSON.stringify(v);
-  if (s.entrypoint.length) out.push(`ENTRYPOINT ${json(s.entrypoint)}`);
-  if (s.cmd.length) out.push(`CMD ${json(s.cmd)}`);
-  for (const e of s.env) {
-    const eq = e.indexOf('=');
-    if (eq > 0) out.push(`ENV ${e.slice(0, eq)}=${json(e.slice(eq + 1))}`);
-  }
-  if (s.workingDir && s.workingDir !== '/') out.push(`WORKDIR ${s.workingDir}`);
-  if (s.user) out.push(`USER ${s.user}`);
-  for (const [k, v] of Object.entries(s.labels)) out.push(`LABEL ${json(k)}=${json(v)}`);
-  for (const p of Object.keys(s.exposedPorts)) out.push(`EXPOSE ${p}`);
-  for (const v of Object.keys(s.volumes)) out.push(`VOLUME ${json([v])}`);
-  if (s.stopSignalName && s.stopSignalName !== 'SIGTERM') out.push(`STOPSIGNAL ${s.stopSignalName}`);
-  return out;
 }
 
 export async function openContainersDomain(ctx: EngineContext, deps: ContainersDomainDeps = {}): Promise<ContainersDomain> {
@@ -283,19 +259,8 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
   }
 
   async function commit(ref: string, o: ContainerCommitOptions): Promise<{ id: string }> {
-    if (!deps.importImage) throw new EngineError('not-implemented', 'commit needs the image store');
-    const rec = m.lookup(ref);
-    const paused = o.pause !== false && rec.state.status === 'running';
-    if (paused) await m.runc.pause(rec.id).catch(() => {});
-    try {
-      const tar = await exportRootfs(rec.id, new AbortController().signal);
-      const changes = [...configChanges(rec), ...(o.changes ?? [])];
-      const res = await deps.importImage(tar, { reference: o.reference, changes, message: o.message ?? '', nameStyle: o.nameStyle ?? 'podman' });
-      await m.emit('commit', rec, { imageID: res.id });
-      return res;
-    } finally {
-      if (paused) await m.runc.resume(rec.id).catch(() => {});
-    }
+    if (!deps.commit) throw new EngineError('not-implemented', 'commit needs the image store');
+    return commitContainer(m, deps.commit, ref, o);
   }
 
   const engine: ContainersEngine = {
@@ -443,6 +408,8 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
     containerShowMounted: () => m.showMounted(),
     containerHealthcheck: (ref) => runHealthcheck(m, ref),
     containerCommit: commit,
+    containerCheckpoint: (ref, o) => checkpointContainer(m, ref, o),
+    containerRestore: (ref, o) => (o.import ? importAndRestore(m, o.import, o) : restoreContainer(m, m.lookup(ref ?? '').id, o)),
     execCreate: (ref, o) => execCreate(m, ref, o),
     execStart: (id, o) => execStart(m, id, o),
     execInspect: (id) => execInspect(m, id),

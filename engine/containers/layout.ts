@@ -4,7 +4,8 @@
 //   <root>/containers/<id>/upper|work     the overlay's writable layer and its work dir
 //   <root>/containers/<id>/merged         the rootfs mount point
 //   <root>/containers/<id>/empty          lower dir for images without layers
-//   <root>/containers/<id>/userdata/      hosts, hostname, resolv.conf, ctr.log, exit (conmon's persist dir)
+//   <root>/containers/<id>/userdata/      hosts, hostname, resolv.conf, ctr.log, exit (conmon's persist dir),
+//                                         checkpoint/ (CRIU images) and dump.log
 //   <runroot>/containers/<id>/            the OCI bundle: config.json plus conmon's attach, ctl, winsz, pidfile
 //   <runroot>/exits/<id>                  conmon's exit files
 //   <runroot>/exec/<session>/             exec session bundles (process.json, attach, exit/)
@@ -56,6 +57,10 @@ export class Layout {
   }
   userdata(id: string): string {
     return path.join(this.dir(id), 'userdata');
+  }
+  /** CRIU's images of the container's last checkpoint (`runc checkpoint --image-path`). */
+  checkpointDir(id: string): string {
+    return path.join(this.userdata(id), 'checkpoint');
   }
   logPath(id: string): string {
     return path.join(this.userdata(id), 'ctr.log');

@@ -18,7 +18,7 @@ import type { ImageResolver } from '../images/types.js';
 import type { NetworksDomain } from '../networks/domain.js';
 import type { PerNetworkRequest } from '../networks/types.js';
 import type { VolumeDomain } from '../volumes/index.js';
-import { ConmonRuntime } from '../oci/conmon.js';
+import { ConmonRuntime, type ConmonCreateOptions } from '../oci/conmon.js';
 import { loadOciHostFacts } from '../oci/host.js';
 import { Runc } from '../oci/runc.js';
 import { buildRuntimeSpec, type OciHostFacts } from '../oci/runtime-spec.js';
@@ -230,7 +230,14 @@ export class ContainerManager {
       spec.networkRequests = resolved;
       spec.networks = Object.keys(resolved);
     }
-    const id = newId();
+    return this.insertNew(spec, name, newId());
+  }
+
+  /**
+   * Stores a new container of `spec` (create, and restore from an imported checkpoint): checks
+   * that the runtime spec can be built, makes its directories and volumes, inserts the record.
+   */
+  async insertNew(spec: ContainerSpec, name: string, id: string): Promise<{ id: string; warnings: string[] }> {
     const rec: ContainerRecord = { id, name, created: nowRfc3339Nano(), spec, state: initialState() };
     // Everything the runtime spec builder would refuse fails now, before anything exists.
     const facts = await this.hostFacts();
@@ -292,7 +299,7 @@ export class ContainerManager {
   }
 
   /** Mounts the rootfs, writes the bundle and creates the container under conmon (not started). */
-  async initLocked(rec: ContainerRecord): Promise<ContainerRecord> {
+  async initLocked(rec: ContainerRecord, restore?: ConmonCreateOptions['restore']): Promise<ContainerRecord> {
     const id = rec.id;
     const bundle = this.layout.bundle(id);
     try {
@@ -324,6 +331,7 @@ export class ContainerManager {
         stdin: s.openStdin,
         leaveStdinOpen: s.openStdin && !s.stdinOnce,
         timeout: s.timeout || undefined,
+        ...(restore ? { restore } : {}),
       });
       const next = this.store.patchState(id, { status: 'initialized', pid, conmonPid, error: '', mounted: true })!;
       this.notify(id);
@@ -338,13 +346,17 @@ export class ContainerManager {
     }
   }
 
-  /** Starts a created or initialized container (the caller holds its lock). */
-  async startLocked(rec: ContainerRecord): Promise<ContainerRecord> {
+  /**
+   * Starts a created or initialized container (the caller holds its lock); with `restore`, the
+   * runtime restores it from a checkpoint instead (running at once: no `runc start`).
+   */
+  async startLocked(rec: ContainerRecord, restore?: ConmonCreateOptions['restore']): Promise<ContainerRecord> {
     if (isRunning(rec.state.status)) throw notModified(`container ${rec.id} is already running`);
     if (rec.state.status === 'removing') throw new EngineError('conflict', `container ${rec.id} is being removed`);
-    if (rec.state.status !== 'initialized') rec = await this.initLocked(rec);
+    if (restore) rec = await this.initLocked(rec, restore);
+    else if (rec.state.status !== 'initialized') rec = await this.initLocked(rec);
     try {
-      await this.rt.start(rec.id);
+      if (!restore) await this.rt.start(rec.id);
     } catch (err) {
       await this.rt.cleanup(rec.id, { bundle: this.layout.bundle(rec.id) }).catch(() => {});
       await this.resources.release(rec.id);
@@ -358,7 +370,7 @@ export class ContainerManager {
       state: { ...r.state, status: 'running', startedAt: nowRfc3339Nano(), stoppedByUser: false, runs: r.state.runs + 1, exitCode: 0, error: '', oomKilled: false, ...(r.spec.healthcheck ? { health: { status: 'starting', failingStreak: 0, log: r.state.health?.log ?? [] } } : {}) },
     }))!;
     this.notify(rec.id);
-    await this.emit('start', next);
+    await this.emit(restore ? 'restore' : 'start', next);
     return next;
   }
 

@@ -227,6 +227,16 @@ export interface ContainerState {
   health?: HealthState;
   /** The network set up for the current run (bridge mode): attachments and published ports. */
   net?: { status: Record<string, NetworkAttachment>; ports: PublishedPort[] };
+  /** Checkpointed with CRIU (and not restored since); when (RFC 3339 with ns), where its images are. */
+  checkpointed?: boolean;
+  checkpointedAt?: string;
+  checkpointPath?: string;
+  /** CRIU's dump.log / restore.log, kept with `keep`. */
+  checkpointLog?: string;
+  restoreLog?: string;
+  /** Restored from a checkpoint (this run), and when. */
+  restored?: boolean;
+  restoredAt?: string;
 }
 
 export interface ContainerRecord {

@@ -1,9 +1,11 @@
 // Dockerfile-style `changes` applied to an image config (import, commit): CMD, ENTRYPOINT, ENV,
-// EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL, ONBUILD. Arguments in JSON form
+// EXPOSE, HEALTHCHECK, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL, ONBUILD (the instructions moby's
+// commit accepts, builder/dockerfile validCommitCommands). Arguments in JSON form
 // (["a","b"]) are taken as they are; CMD and ENTRYPOINT in shell form become
 // ["/bin/sh", "-c", "..."].
 import * as path from 'node:path';
 import { EngineError } from '../errors.js';
+import { parseSignal } from '../oci/runc.js';
 import type { ImageRuntimeConfig } from './types.js';
 
 const bad = (message: string) => new EngineError('invalid-argument', message);
@@ -67,6 +69,42 @@ function pairs(instruction: string, args: string): Array<[string, string]> {
   });
 }
 
+/** A Go duration ("30s", "1m30s") in nanoseconds. */
+function durationNs(flag: string, v: string): number {
+  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  let consumed = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+    total += Number(m[1]) * units[m[2]!]!;
+    consumed += m[0].length;
+  }
+  if (consumed === 0 || consumed !== v.length) throw bad(`HEALTHCHECK: invalid duration ${JSON.stringify(v)} for --${flag}`);
+  return Math.round(total);
+}
+
+/** HEALTHCHECK NONE, or HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD command. */
+function healthcheck(args: string): NonNullable<ImageRuntimeConfig['Healthcheck']> {
+  if (/^none$/i.test(args)) return { Test: ['NONE'] };
+  const hc: NonNullable<ImageRuntimeConfig['Healthcheck']> = {};
+  let rest = args;
+  for (let m = /^--([a-z-]+)=(\S*)\s*/.exec(rest); m; m = /^--([a-z-]+)=(\S*)\s*/.exec(rest)) {
+    const [, flag, value] = m as unknown as [string, string, string];
+    if (flag === 'interval') hc.Interval = durationNs(flag, value);
+    else if (flag === 'timeout') hc.Timeout = durationNs(flag, value);
+    else if (flag === 'start-period') hc.StartPeriod = durationNs(flag, value);
+    else if (flag === 'retries') {
+      if (!/^\d+$/.test(value)) throw bad(`HEALTHCHECK: invalid --retries ${JSON.stringify(value)}`);
+      hc.Retries = Number(value);
+    } else throw bad(`HEALTHCHECK: unknown flag --${flag}`);
+    rest = rest.slice(m[0].length);
+  }
+  const cmd = /^CMD(?:\s+(.*))?$/is.exec(rest);
+  if (!cmd || !cmd[1]?.trim()) throw bad('HEALTHCHECK needs NONE or CMD and a command');
+  const argv = jsonArray(cmd[1]);
+  hc.Test = argv ? ['CMD', ...argv] : ['CMD-SHELL', cmd[1].trim()];
+  return hc;
+}
+
 /** Applies changes to (a copy of) a config. Throws invalid-argument for anything it cannot read. */
 export function applyChanges(base: ImageRuntimeConfig, changes: string[]): ImageRuntimeConfig {
   const c: ImageRuntimeConfig = structuredClone(base);
@@ -125,13 +163,28 @@ export function applyChanges(base: ImageRuntimeConfig, changes: string[]): Image
       }
       case 'STOPSIGNAL':
         if (!args) throw bad('STOPSIGNAL needs a signal');
+        try {
+          parseSignal(args);
+        } catch {
+          throw bad(`STOPSIGNAL: invalid signal: ${args}`);
+        }
         c.StopSignal = args;
         break;
-      case 'ONBUILD':
-        c.OnBuild = [...(c.OnBuild ?? []), args];
+      case 'ONBUILD': {
+        // As Docker's parser: a trigger is another instruction, but not ONBUILD, FROM or MAINTAINER.
+        const t = /^([A-Za-z]+)(?:\s+(.*))?$/s.exec(args);
+        if (!t) throw bad('ONBUILD needs an instruction');
+        const trigger = t[1]!.toUpperCase();
+        if (trigger === 'ONBUILD') throw bad("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+        if (trigger === 'FROM' || trigger === 'MAINTAINER') throw bad(`${trigger} isn't allowed as an ONBUILD trigger`);
+        c.OnBuild = [...(c.OnBuild ?? []), `${trigger}${t[2] ? ` ${t[2]}` : ''}`];
+        break;
+      }
+      case 'HEALTHCHECK':
+        c.Healthcheck = healthcheck(args);
         break;
       default:
-        throw bad(`invalid change ${JSON.stringify(change)}: ${instruction} is not one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR`);
+        throw bad(`invalid change ${JSON.stringify(change)}: ${instruction} is not one of CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR`);
     }
   }
   return c;

@@ -18,6 +18,7 @@ import type {
 import { ArchiveLoader, blobCompression, openBlob } from './archive-load.js';
 import { ArchiveSaver, type SaveImage } from './archive-save.js';
 import { applyChanges, splitChanges } from './changes.js';
+import { commitImage } from './commit.js';
 import { compileImageFilters } from './filters.js';
 import { ImageRemover, type RemoveImagesReport } from './image-remove.js';
 import { ImageStore, type ImageUsage } from './image-store.js';
@@ -25,7 +26,7 @@ import { isDangling } from './image-index.js';
 import { hostPlatform, layerMediaType, normalizeArch } from './oci.js';
 import { formatReference, normalizeLocalReference, normalizePullReference, parseReference } from './reference.js';
 import { imageHistory, imageInspect, imageSummary, imageTree, repoDigests } from './reports.js';
-import type { ImageResolver, ResolvedImage } from './types.js';
+import type { ImageCommitter, ImageResolver, ResolvedImage } from './types.js';
 
 /** Unrecorded layers and blobs older than this are leftovers of a crash. */
 const ORPHAN_AGE_MS = 60 * 60 * 1000;
@@ -34,6 +35,8 @@ export interface ImageDomain {
   engine: ImagesEngine;
   store: ImageStore;
   resolver: ImageResolver;
+  /** For the containers domain's commit: names and the new image. */
+  committer: ImageCommitter;
   /** The containers domain registers how it uses images (in-use checks, forced removals). */
   setUsage(usage: ImageUsage): void;
   counts(): Promise<DomainCounts>;
@@ -288,10 +291,21 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
     },
   };
 
+  const committer: ImageCommitter = {
+    newName: normalizeNewName,
+    async commit(o) {
+      const res = await commitImage(store, o);
+      for (const m of res.moved) await emit('untag', m.from, m.name);
+      if (o.name) await emit('tag', res.id, o.name);
+      return { id: res.id };
+    },
+  };
+
   return {
     engine,
     store,
     resolver,
+    committer,
     setUsage(usage) {
       store.usage = usage;
     },

@@ -42,3 +42,22 @@ export interface ImageResolver {
   /** Lower directories (top first) for an overlay rootfs of the image's layers. */
   lowerDirs(image: ResolvedImage): string[];
 }
+
+/** What the containers domain's commit needs from the images domain. */
+export interface ImageCommitter {
+  /** The full name a reference gets; throws invalid-argument for a bad one. */
+  newName(reference: string, style: 'docker' | 'podman'): string;
+  commit(options: {
+    parentId: string;
+    layer: AsyncIterable<Buffer>;
+    config: ImageRuntimeConfig;
+    changes: string[];
+    author?: string;
+    comment?: string;
+    createdBy: string;
+    containerId: string;
+    name?: string;
+    /** Manifest and config media types: Docker schema 2 (default) or OCI. */
+    format?: 'oci' | 'docker';
+  }): Promise<{ id: string }>;
+}

@@ -19,7 +19,7 @@ import { constants as fsConstants, promises as fsp, watch, type FSWatcher } from
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { EngineError } from '../errors.js';
-import { findExecutable, Runc, runcErrorMessage } from './runc.js';
+import { criuLogErrors, findExecutable, Runc, runcErrorMessage, withCriuErrors } from './runc.js';
 import { serializeRuntimeSpec } from './runtime-spec.js';
 import type { OciSpec } from './spec-types.js';
 
@@ -104,6 +104,8 @@ export interface ConmonCreateOptions {
   beforeStart?: (conmonFirstPid: number) => Promise<void>;
   /** How long to wait for conmon to report the container PID (default 60 s). */
   timeoutMs?: number;
+  /** Restore from a checkpoint (CRIU images in `imagePath`) instead of creating; runtimeOpts go to `runc restore`. */
+  restore?: { imagePath: string; runtimeOpts?: string[] };
 }
 
 export interface ConmonCreateResult {
@@ -314,6 +316,11 @@ export class ConmonRuntime {
     if (o.timeout && o.timeout > 0) args.push(`--timeout=${o.timeout}`);
     if (o.noPivot) args.push('--no-pivot');
     if (o.noNewKeyring) args.push('--no-new-keyring');
+    if (o.restore) {
+      // conmon runs `runc restore --detach --image-path <dir> --work-path <bundle>` instead of create.
+      args.push('--restore', o.restore.imagePath);
+      for (const opt of o.restore.runtimeOpts ?? []) args.push('--runtime-opt', opt);
+    }
     if (o.exitCommand?.length) {
       args.push('--exit-command', o.exitCommand[0]!);
       for (const a of o.exitCommand.slice(1)) args.push(`--exit-command-arg=${a}`);
@@ -388,7 +395,9 @@ export class ConmonRuntime {
       child.stderr!.destroy();
     }
     if (msg.data < 0) {
-      const runtimeMessage = (await this.readOciLogError(o.bundle)) || runcErrorMessage(msg.message ?? '') || 'container create failed';
+      let runtimeMessage = (await this.readOciLogError(o.bundle)) || runcErrorMessage(msg.message ?? '') || 'container create failed';
+      // runc restore works in the bundle: CRIU's own reasons are in its restore.log.
+      if (o.restore) runtimeMessage = withCriuErrors(runtimeMessage, await criuLogErrors(path.join(o.bundle, 'restore.log')));
       await this.runc.delete(o.id, { force: true }).catch(() => {});
       throw new OciRuntimeError(runtimeMessage, 'create');
     }

@@ -3,6 +3,7 @@
 // error lines, or its plain stderr), with kind 'not-found' when the container does not exist.
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EngineError } from '../errors.js';
@@ -142,6 +143,30 @@ export function parseSignal(sig: string | number): number {
   return n;
 }
 
+/** The "Error (file:line): message" lines of a CRIU log (dump.log, restore.log), or [] when none or unreadable. */
+export async function criuLogErrors(logFile: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(logFile, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\([\d.]+\)\s+(?:\d+:\s+)?Error \(([^)]*)\):\s*(.*)$/.exec(line.trim());
+    if (m) out.push(`${m[2]} (${m[1]})`);
+  }
+  return [...new Set(out)].slice(0, 10);
+}
+
+/** runc's message followed by CRIU's reasons (as "criu: ..."), for one error message. */
+export function withCriuErrors(runcMessage: string, criuErrors: string[]): string {
+  // runc points at CRIU's log ("log file: ..."); its errors are quoted instead, as the log may go.
+  const lines = runcMessage.split('\n').map((l) => l.trim()).filter((l) => l && !(criuErrors.length && /^log file: /.test(l)));
+  const head = lines.join(': ');
+  return criuErrors.length ? `${head}: criu: ${criuErrors.join('; ')}` : head;
+}
+
 export interface RuncOptions {
   /** The runc binary (default: found on PATH). */
   path?: string;
@@ -221,6 +246,21 @@ export class Runc {
   /** Deletes the container's runtime state (and cgroup); `force` kills it first if running. */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.run(['delete', ...(opts.force ? ['--force'] : []), id]);
+  }
+
+  /**
+   * `runc checkpoint`: CRIU dumps the container into `imagePath` (its log, dump.log, goes to
+   * `workPath`). Without `leaveRunning` the container is gone afterwards. Throws RuncError
+   * with runc's message (CRIU's own reasons are in dump.log).
+   */
+  async checkpoint(id: string, o: { imagePath: string; workPath: string; leaveRunning?: boolean; tcpEstablished?: boolean; fileLocks?: boolean; preDump?: boolean; parentPath?: string }): Promise<void> {
+    const args = ['checkpoint', '--image-path', o.imagePath, '--work-path', o.workPath];
+    if (o.leaveRunning) args.push('--leave-running');
+    if (o.tcpEstablished) args.push('--tcp-established');
+    if (o.fileLocks) args.push('--file-locks');
+    if (o.preDump) args.push('--pre-dump');
+    if (o.parentPath) args.push('--parent-path', o.parentPath);
+    await this.run([...args, id]);
   }
 
   /** PIDs (host namespace) of every process in the container. */

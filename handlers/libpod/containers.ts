@@ -7,7 +7,8 @@ import { streamJsonLines } from '../../server/stream.js';
 import { answerWait, noContent, pumpSession, requireStreamOrLogs, sendTarStream, setPathStat, startExec, streamLogs } from '../compat/containers.js';
 import { toDockerStats, toHealthcheck, toLibpodExecInspect, toLibpodInspect, toLibpodListItem, toLibpodStats } from '../convert/containers.js';
 import { parseFilters } from '../filters.js';
-import { notImplemented, type ApiRequest, type HandlerTable } from '../types.js';
+import { requestBody, sendTar } from '../compat/images.js';
+import type { ApiRequest, HandlerTable } from '../types.js';
 
 type Ops = Pick<operations, 
   | "ContainerDeleteLibpod"
@@ -55,10 +56,34 @@ type Obj = Record<string, unknown>;
 const num = (o: Obj, k: string) => (typeof o[k] === 'number' && o[k] !== 0 ? (o[k] as number) : undefined);
 
 export const containersHandlers: HandlerTable<Ops> = {
-  ...notImplemented([
-    "ContainerCheckpointLibpod",
-    "ContainerRestoreLibpod",
-  ] as const),
+  // Podman's answers: the checkpoint report, or with export the checkpoint tar; the restore report.
+  async ContainerCheckpointLibpod({ engine, path, query, ctx }: R<'ContainerCheckpointLibpod'>) {
+    const r = await engine.containerCheckpoint(path.name, {
+      keep: query.keep,
+      leaveRunning: query.leaveRunning,
+      tcpEstablished: query.tcpEstablished,
+      fileLocks: query.fileLocks,
+      export: query.export,
+      ignoreRootFS: query.ignoreRootFS,
+      preCheckpoint: query.preCheckpoint,
+      withPrevious: query.withPrevious,
+      printStats: query.printStats,
+    });
+    if (r.archive) return sendTar(ctx, r.archive);
+    return { Id: r.id, runtime_checkpoint_duration: r.runtimeDuration, criu_statistics: null };
+  },
+  async ContainerRestoreLibpod({ engine, path, query, ctx }: R<'ContainerRestoreLibpod'>) {
+    const r = await engine.containerRestore(query.import ? undefined : path.name, {
+      keep: query.keep,
+      tcpEstablished: query.tcpEstablished,
+      fileLocks: query.fileLocks,
+      ignoreRootFS: query.ignoreRootFS,
+      printStats: query.printStats,
+      name: query.name,
+      ...(query.import ? { import: requestBody(ctx) } : {}),
+    });
+    return { Id: r.id, runtime_restore_duration: r.runtimeDuration, criu_statistics: null };
+  },
   async ContainerListLibpod({ engine, query }: R<'ContainerListLibpod'>) {
     const list = await engine.containerList({ all: query.all, limit: query.limit, size: query.size, filters: parseFilters(query.filters) });
     return list.map(toLibpodListItem);

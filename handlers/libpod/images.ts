@@ -44,6 +44,13 @@ function saveFormat(format: string | undefined): ImageSaveFormat {
 
 const libpodList = (l: ImageSummaryReport[]) => l.map(toLibpodImageSummary);
 
+/** libpod commit's `format`: oci (Podman's default) or docker. */
+function commitFormat(f: string | undefined): 'oci' | 'docker' {
+  if (f === undefined || f === '' || f === 'oci') return 'oci';
+  if (f === 'docker') return 'docker';
+  throw new EngineError('invalid-argument', `unrecognized image format ${JSON.stringify(f)}`);
+}
+
 export const imagesHandlers: HandlerTable<Ops> = {
   ...notImplemented([
     "ImageBuildLibpod",
@@ -59,8 +66,9 @@ export const imagesHandlers: HandlerTable<Ops> = {
       author: query.author,
       message: query.comment,
       changes: (query.changes ?? []).flatMap((c) => c.split('\n')).filter(Boolean),
-      pause: query.pause,
+      pause: query.pause ?? false, // Podman's libpod default; compat pauses unless told not to
       nameStyle: 'podman',
+      format: commitFormat(query.format),
     });
     sendJson(ctx, { Id: id }, 201);
   },

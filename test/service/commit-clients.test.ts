@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { canRunContainers, IMAGE, shutdown, startWithImage } from '../helpers/containers.js';
 import type { TestService } from '../helpers/service.js';
+import { podman as podmanRun } from '../helpers/clients.js';
 
 describe('commit with the docker CLI and podman --remote', function () {
   this.timeout(120_000);
@@ -27,11 +28,34 @@ describe('commit with the docker CLI and podman --remote', function () {
     run('docker', ['rm', 'c1']);
   });
 
+  it('docker commit -a -m: one more layer and history entry, author and comment in inspect', () => {
+    const baseLayers = Number(run('docker', ['inspect', '-f', '{{len .RootFS.Layers}}', IMAGE]));
+    const baseHistory = run('docker', ['history', '-q', '--no-trunc', IMAGE]).split('\n').length;
+    run('docker', ['run', '--name', 'c3', IMAGE, 'sh', '-c', 'echo three > /three && rm /etc/motd']);
+    run('docker', ['commit', '-a', 'me', '-m', 'msg', 'c3', 'localhost/committed:3']);
+    expect(run('docker', ['inspect', '-f', '{{.Author}}|{{.Comment}}|{{len .RootFS.Layers}}', 'localhost/committed:3'])).to.equal(`me|msg|${baseLayers + 1}`);
+    const history = run('docker', ['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Comment}}', 'localhost/committed:3']).split('\n');
+    expect(history).to.have.length(baseHistory + 1);
+    expect(history[0]).to.equal('sh -c echo three > /three && rm /etc/motd|msg');
+    expect(run('docker', ['run', '--rm', 'localhost/committed:3', 'sh', '-c', 'cat /three; test -e /etc/motd || echo motd-gone'])).to.equal('three\nmotd-gone');
+    run('docker', ['rm', 'c3']);
+  });
+
   it('podman --remote commit', () => {
     const podman = (...args: string[]) => run('podman', ['--remote', '--url', `unix://${svc.socketPath}`, ...args]);
     podman('run', '--name', 'c2', IMAGE, 'sh', '-c', 'echo from-podman > /marker');
     podman('commit', '-q', 'c2', 'localhost/committed:2');
     expect(podman('run', '--rm', 'localhost/committed:2', 'cat', '/marker')).to.equal('from-podman');
+    podman('commit', '-q', '--author', 'Pod Author', 'c2', 'localhost/committed:4');
+    expect(podman('image', 'inspect', '--format', '{{.Author}}', 'localhost/committed:4')).to.equal('Pod Author');
+    const layers = (name: string) => JSON.parse(podman('image', 'inspect', '--format', '{{json .RootFS.Layers}}', name)) as string[];
+    expect(layers('localhost/committed:4')).to.deep.equal([...layers(IMAGE), layers('localhost/committed:4').at(-1)]).and.to.have.length(layers(IMAGE).length + 1);
+    // -m needs the docker format, as with Podman itself.
+    const refused = podmanRun(svc, 'commit', '-q', '-m', 'msg', 'c2', 'localhost/committed:5');
+    expect(refused.status).to.equal(125);
+    expect(refused.stderr).to.include('messages are only compatible with the docker image format (-f docker)');
+    podman('commit', '-q', '-f', 'docker', '-m', 'msg', '-a', 'me', 'c2', 'localhost/committed:5');
+    expect(podman('history', '--format', '{{.CreatedBy}}|{{.Comment}}', 'localhost/committed:5').split('\n')[0]).to.equal('sh -c echo from-podman > /marker|msg');
     podman('rm', 'c2');
   });
 });
