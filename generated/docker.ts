@@ -6538,7 +6538,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IdResponse"];
+                    "application/json": {
+                        ID: string;
+                    } | null;
                 };
             };
             409: {

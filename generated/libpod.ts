@@ -4585,7 +4585,16 @@ export interface components {
             secret_env?: {
                 [key: string]: string;
             } | null;
-            secrets?: components["schemas"]["Secret"][] | null;
+            secrets?: ({
+                /** Format: uint32 */
+                GID?: number;
+                /** Format: uint32 */
+                Mode?: number;
+                Source?: string;
+                Target?: string;
+                /** Format: uint32 */
+                UID?: number;
+            } | null)[] | null;
             selinux_opts?: string[] | null;
             /** Format: int64 */
             shm_size?: number;
@@ -8293,8 +8302,10 @@ export interface operations {
             query: {
                 driver?: string;
                 driveropts?: string;
+                ignore?: boolean;
                 labels?: string;
                 name: string;
+                replace?: boolean;
             };
             header?: never;
             path?: never;
