@@ -5,6 +5,7 @@ import type { EngineEvent, EventQuery } from './events/types.js';
 import type { ImagesEngine } from './images/api.js';
 import type { NetworksEngine } from './networks/types.js';
 import type { RegistryEngine } from './registry/types.js';
+import type { SecretsEngine } from './secrets/api.js';
 import type { DataUsageReport, HostInfo, SystemPruneOptions, SystemPruneReport, VersionReport } from './system/types.js';
 import type { VolumesEngine } from './volumes/api.js';
 
@@ -32,7 +33,7 @@ export interface EventsEngine {
   eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano' | 'attributes'> & { attributes?: Record<string, string>; timeNano?: bigint }): Promise<void>;
 }
 
-export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine, ContainersEngine, NetworksEngine {
+export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine, ContainersEngine, NetworksEngine, SecretsEngine {
   /** Fills caches of facts that do not change while the service runs (called after listen). */
   warm(): Promise<void>;
   /** Releases what the engine holds (database handles, watchers). */

@@ -11,6 +11,7 @@ import { compileFilters } from './events/filters.js';
 import { openImageDomain } from './images/domain.js';
 import { openNetworkDomain } from './networks/index.js';
 import { openRegistryDomain } from './registry/domain.js';
+import { openSecretsDomain } from './secrets/index.js';
 import { HostFacts } from './system/host-info.js';
 import { dataUsage, systemPrune } from './system/maintenance.js';
 import { openVolumeDomain } from './volumes/index.js';
@@ -42,7 +43,8 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
   const images = await openImageDomain(ctx); domains.push(images);
   const network = openNetworkDomain(ctx);
   const volumes = openVolumeDomain(ctx); domains.push(volumes);
-  const containers = await openContainersDomain(ctx, { images: images.resolver, commit: images.committer, networks: network.networks, volumes }); domains.push(containers); images.setUsage(containers.usage);
+  const secrets = openSecretsDomain(ctx); domains.push(secrets);
+  const containers = await openContainersDomain(ctx, { images: images.resolver, commit: images.committer, networks: network.networks, volumes, secrets }); domains.push(containers); images.setUsage(containers.usage);
   const registry = await openRegistryDomain(ctx, images.store); domains.push(registry);
 
   async function counts() {
@@ -67,6 +69,7 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
     ...network.engine,
     ...containers.engine,
     ...volumes.engine,
+    ...secrets.engine,
     ...registry.engine,
     async systemInfo(): Promise<HostInfo> {
       return host.info(await counts());

@@ -22,3 +22,21 @@ export async function readJsonBody(ctx: Context): Promise<unknown> {
     throw invalidArgument(`request body is not valid JSON: ${(err as Error).message}`);
   }
 }
+
+/**
+ * Reads a raw request body (a secret's data) up to `limit` bytes. A larger body is refused,
+ * and the rest of it drained so that the client reads the error answer.
+ */
+export async function readRawBody(ctx: Context, limit = LIMIT): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      ctx.req.resume();
+      throw invalidArgument(`request body larger than ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}

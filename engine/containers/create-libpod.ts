@@ -72,6 +72,28 @@ function libpodMounts(v: unknown): MountSpec[] {
   });
 }
 
+const UINT32_MAX = 0xffff_ffff;
+
+/** SpecGenerator `secrets`: [{Source, Target, UID, GID, Mode}], as Podman's specgen.Secret. */
+function libpodSecrets(v: unknown): ContainerCreateOptions['secrets'] {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw invalid('secrets', 'expected a list');
+  return v.map((raw, i) => {
+    const f = `secrets[${i}]`;
+    const s = obj(f, raw);
+    const source = optString(`${f}.Source`, s.Source) ?? '';
+    if (!source) throw invalid(`${f}.Source`, 'a secret name or ID is required');
+    const id = (k: 'UID' | 'GID' | 'Mode') => {
+      const n = optInt(`${f}.${k}`, s[k], { min: 0 }) ?? 0;
+      if (n > UINT32_MAX) throw invalid(`${f}.${k}`, `${n} is not a uint32`);
+      return n;
+    };
+    const mode = id('Mode');
+    if (mode > 0o7777) throw invalid(`${f}.Mode`, `mode ${mode.toString(8)} is not a file mode`);
+    return { source, target: optString(`${f}.Target`, s.Target) ?? '', uid: id('UID'), gid: id('GID'), mode };
+  });
+}
+
 /** The SpecGenerator body as create options. */
 export function fromSpecGenerator(body: unknown): ContainerCreateOptions {
   const s = obj('body', body);
@@ -259,6 +281,14 @@ export function fromSpecGenerator(body: unknown): ContainerCreateOptions {
     if (!/^[0-7]{1,4}$/.test(umask)) throw invalid('umask', `invalid umask "${umask}"`);
     o.umask = umask;
   }
+  const secrets = libpodSecrets(s.secrets);
+  if (secrets?.length) o.secrets = secrets;
+  const envSecrets = stringMap('secret_env', s.secret_env);
+  for (const [k, v] of Object.entries(envSecrets)) {
+    if (!k || k.includes('=')) throw invalid('secret_env', `invalid environment variable name ${JSON.stringify(k)}`);
+    if (!v) throw invalid(`secret_env.${k}`, 'a secret name or ID is required');
+  }
+  if (Object.keys(envSecrets).length) o.envSecrets = envSecrets;
   const cc = optStringList('containerCreateCommand', s.containerCreateCommand);
   if (cc) o.createCommand = cc;
   return o;

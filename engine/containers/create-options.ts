@@ -5,7 +5,7 @@ import type { ContainerSpec, HealthcheckSpec, NamespaceChoice } from './types.js
 
 export type ContainerCreateOptions = Omit<
   ContainerSpec,
-  'imageId' | 'imageName' | 'imageDigest' | 'lowerDirs' | 'entrypoint' | 'cmd' | 'workingDir' | 'user' | 'stopSignal' | 'stopSignalName' | 'healthcheck' | 'stopTimeout'
+  'imageId' | 'imageName' | 'imageDigest' | 'lowerDirs' | 'entrypoint' | 'cmd' | 'workingDir' | 'user' | 'stopSignal' | 'stopSignalName' | 'healthcheck' | 'stopTimeout' | 'secrets' | 'envSecrets'
 > & {
   /** Wanted name; generated when absent. */
   name?: string;
@@ -21,7 +21,19 @@ export type ContainerCreateOptions = Omit<
   noImageEnv?: boolean;
   /** Variables to drop from the image's environment (Libpod unsetenv). */
   unsetEnv?: string[];
+  /** Secrets to mount, named by name, ID or ID prefix (resolved at create). */
+  secrets?: SecretMountRequest[];
+  /** Environment variable -> secret name, ID or ID prefix (Libpod secret_env). */
+  envSecrets?: Record<string, string>;
 };
+
+export interface SecretMountRequest {
+  source: string;
+  target: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
 
 /** Parses a Docker-style namespace mode string ("", "host", "container:x", "private", "none", "shareable"). */
 export function namespaceFromMode(mode: string, kind: 'pid' | 'ipc' | 'uts' | 'net'): NamespaceChoice {

@@ -8,6 +8,8 @@ import { attachContainer } from '../oci/attach.js';
 import type { ImageCommitter, ImageResolver } from '../images/types.js';
 import { createNetworksDomain, type NetworksDomain } from '../networks/index.js';
 import { openVolumeDomain, type VolumeDomain } from '../volumes/index.js';
+import { openSecretsDomain } from '../secrets/index.js';
+import type { SecretSource } from './secrets.js';
 import type { OciSpec } from '../oci/spec-types.js';
 import type {
   ContainerCommitOptions,
@@ -41,6 +43,7 @@ export interface ContainersDomainDeps {
   commit?: ImageCommitter;
   networks?: NetworksDomain;
   volumes?: VolumeDomain;
+  secrets?: SecretSource;
 }
 
 export interface ContainersDomain {
@@ -53,7 +56,7 @@ export interface ContainersDomain {
 }
 
 export async function openContainersDomain(ctx: EngineContext, deps: ContainersDomainDeps = {}): Promise<ContainersDomain> {
-  const m = await ContainerManager.open({ root: ctx.root, runroot: ctx.runroot, events: ctx.events, conf: ctx.conf, images: deps.images, networks: deps.networks, volumes: deps.volumes, service: true });
+  const m = await ContainerManager.open({ root: ctx.root, runroot: ctx.runroot, events: ctx.events, conf: ctx.conf, images: deps.images, networks: deps.networks, volumes: deps.volumes, secrets: deps.secrets, service: true });
   deps.networks?.setContainerHooks(networkHooks(m));
   deps.volumes?.setUsage({
     containersByVolume() {
@@ -455,7 +458,9 @@ export async function openContainersDomain(ctx: EngineContext, deps: ContainersD
 /** `tspod container cleanup <id>`: what conmon's exit command runs when a container exits. */
 export async function cleanupContainer(ctx: EngineContext, id: string): Promise<void> {
   const volumes = openVolumeDomain(ctx);
-  const m = await ContainerManager.open({ root: ctx.root, runroot: ctx.runroot, events: ctx.events, conf: ctx.conf, networks: createNetworksDomain(ctx), volumes, service: false });
+  // A restart policy may start the container again here: its env secrets are read then.
+  const secrets = openSecretsDomain(ctx);
+  const m = await ContainerManager.open({ root: ctx.root, runroot: ctx.runroot, events: ctx.events, conf: ctx.conf, networks: createNetworksDomain(ctx), volumes, secrets, service: false });
   try {
     m.store.refresh(true);
     if (!m.store.get(id)) return;
@@ -463,6 +468,7 @@ export async function cleanupContainer(ctx: EngineContext, id: string): Promise<
   } finally {
     await m.close();
     await volumes.close();
+    await secrets.close();
   }
 }
 

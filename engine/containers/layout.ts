@@ -5,7 +5,8 @@
 //   <root>/containers/<id>/merged         the rootfs mount point
 //   <root>/containers/<id>/empty          lower dir for images without layers
 //   <root>/containers/<id>/userdata/      hosts, hostname, resolv.conf, ctr.log, exit (conmon's persist dir),
-//                                         checkpoint/ (CRIU images) and dump.log
+//                                         checkpoint/ (CRIU images) and dump.log, secrets/ (copies of the
+//                                         mounted secrets) and run-secrets/ (the container's /run/secrets)
 //   <runroot>/containers/<id>/            the OCI bundle: config.json plus conmon's attach, ctl, winsz, pidfile
 //   <runroot>/exits/<id>                  conmon's exit files
 //   <runroot>/exec/<session>/             exec session bundles (process.json, attach, exit/)
@@ -73,6 +74,14 @@ export class Layout {
   }
   resolvConfPath(id: string): string {
     return path.join(this.userdata(id), 'resolv.conf');
+  }
+  /** Copies of the secrets mounted in the container, by secret name. */
+  secretsDir(id: string): string {
+    return path.join(this.userdata(id), 'secrets');
+  }
+  /** The empty directory mounted at /run/secrets, under the secret files. */
+  secretsMountDir(id: string): string {
+    return path.join(this.userdata(id), 'run-secrets');
   }
   bundle(id: string): string {
     return path.join(this.runroot, 'containers', id);

@@ -32,6 +32,7 @@ import { signalName, signalNumber } from './parse.js';
 import { containerHostname, mountRootfs, prepareContainerDirs, resolveUser, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import { reapExit } from './exits.js';
 import { RunResources } from './run-resources.js';
+import { resolveSecrets, secretEnv, writeSecretFiles, type SecretSource } from './secrets.js';
 import { ExitWatcher } from './watch.js';
 import { buildContainerSpec } from './spec.js';
 import { ContainerStore } from './store.js';
@@ -52,6 +53,8 @@ export interface ManagerOptions {
   networks?: NetworksDomain;
   /** Named and anonymous volumes (without it, volume mounts are refused). */
   volumes?: VolumeDomain;
+  /** Secrets (without it, containers using secrets are refused). */
+  secrets?: SecretSource;
   /** The service (watches exits, answers waits); false in the cleanup command. */
   service: boolean;
   /** Where warnings go (default: stderr). */
@@ -84,6 +87,7 @@ export class ContainerManager {
   readonly images?: ImageResolver;
   readonly networks?: NetworksDomain;
   readonly volumes?: VolumeDomain;
+  readonly secrets?: SecretSource;
   readonly conf?: ContainersConf;
   readonly service: boolean;
   readonly mutex = new KeyedMutex();
@@ -104,6 +108,7 @@ export class ContainerManager {
     this.images = opts.images;
     this.networks = opts.networks;
     this.volumes = opts.volumes;
+    this.secrets = opts.secrets;
     this.conf = opts.conf;
     this.service = opts.service;
     this.warn = opts.warn ?? ((m) => process.stderr.write(`tspod: ${m}\n`));
@@ -213,7 +218,7 @@ export class ContainerManager {
     for (const ns of [o.netns, o.pidns, o.ipcns, o.utsns]) {
       if (ns.mode === 'container') this.lookup(ns.id);
     }
-    const spec = buildContainerSpec(o, image, this.images.lowerDirs(image));
+    const spec = { ...buildContainerSpec(o, image, this.images.lowerDirs(image)), ...resolveSecrets(o, this.secrets) };
     this.applyConfDefaults(spec);
     if (!spec.entrypoint.length && !spec.cmd.length) throw new EngineError('invalid-argument', 'no command or entrypoint provided, and no CMD or ENTRYPOINT from image');
     // The image's VOLUMEs not covered by a mount become anonymous volumes (as Docker and Podman).
@@ -246,6 +251,7 @@ export class ContainerManager {
     buildRuntimeSpec(dry, facts);
     await prepareContainerDirs(this.layout, id, spec.lowerDirs.length === 0);
     try {
+      await writeSecretFiles(this.layout, id, spec, this.secrets);
       for (const m of spec.mounts) {
         if (m.type !== 'volume') continue;
         const v = await this.volumes!.volumeEnsure(m.source || undefined, { containerId: id, ...(m.volumeCreate ? { create: m.volumeCreate } : {}) });
@@ -314,7 +320,8 @@ export class ContainerManager {
       const net = await netP;
       if (net) this.store.patchState(id, { net: { status: net.status, ports: net.ports } });
       await writeEtcFiles(this.layout, rec, hostname, net);
-      const cfg = await ociConfigFor(this.layout, rec, { rootfs, user, hostname, pidOf: this.pidOf, volumeSources, ...(net ? { netnsPath: net.netnsPath } : {}) });
+      const env = await secretEnv(rec.spec, this.secrets);
+      const cfg = await ociConfigFor(this.layout, rec, { rootfs, user, hostname, pidOf: this.pidOf, volumeSources, secretEnv: env, ...(net ? { netnsPath: net.netnsPath } : {}) });
       const spec = buildRuntimeSpec(cfg, await this.hostFacts());
       await this.rt.writeBundle(bundle, spec);
       await fsp.rm(path.join(this.layout.userdata(id), 'exit'), { force: true });

@@ -8,6 +8,7 @@ import type { OciContainerConfig, OciDeviceRequest, OciMountRequest, OciNamespac
 import type { SeccompProfile } from '../oci/seccomp.js';
 import type { Layout } from './layout.js';
 import type { ExecUser } from './rootfs.js';
+import { secretRunDirFiles } from './secrets.js';
 import { containerArgs } from './spec.js';
 import type { ContainerRecord, NamespaceChoice } from './types.js';
 
@@ -72,6 +73,8 @@ export interface OciConfigInputs {
   volumeSources?: Map<string, string>;
   /** The network namespace the networks domain set up ('' = the host's). */
   netnsPath?: string;
+  /** NAME=value of the env secrets, read at this start; they override the spec's variables. */
+  secretEnv?: string[];
 }
 
 export async function ociConfigFor(layout: Layout, rec: ContainerRecord, inp: OciConfigInputs): Promise<OciContainerConfig> {
@@ -105,7 +108,8 @@ export async function ociConfigFor(layout: Layout, rec: ContainerRecord, inp: Oc
       mounts.push({ type: 'bind', source, destination: m.destination, readonly: m.readonly, propagation: 'rprivate', recursive: true });
     }
   }
-  const env = [...s.env];
+  const secretKeys = new Set((inp.secretEnv ?? []).map((e) => e.slice(0, e.indexOf('='))));
+  const env = [...s.env.filter((e) => !secretKeys.has(e.split('=')[0]!)), ...(inp.secretEnv ?? [])];
   const has = (k: string) => env.some((e) => e.startsWith(`${k}=`));
   if (!has('HOSTNAME')) env.push(`HOSTNAME=${inp.hostname}`);
   if (!has('HOME')) env.push(`HOME=${inp.user.home}`);
@@ -127,6 +131,7 @@ export async function ociConfigFor(layout: Layout, rec: ContainerRecord, inp: Oc
     { source: layout.resolvConfPath(rec.id), destination: '/etc/resolv.conf' },
     { source: layout.hostsPath(rec.id), destination: '/etc/hosts' },
     { source: layout.hostnamePath(rec.id), destination: '/etc/hostname' },
+    ...secretRunDirFiles(layout, rec.id, s),
   ].filter((f) => !s.mounts.some((m) => m.destination === f.destination));
 
   const r = s.resources;

@@ -24,8 +24,9 @@ export function mergeEnv(...lists: string[][]): string[] {
 
 export function buildContainerSpec(o: ContainerCreateOptions, image: ResolvedImage, lowerDirs: string[]): ContainerSpec {
   const ic = image.config ?? {};
-  const { name: _name, noImageEnv, unsetEnv, ...rest } = o;
-  void _name;
+  // Secrets are resolved by the manager (they name objects of the secrets domain).
+  const { name: _name, noImageEnv, unsetEnv, secrets: _secrets, envSecrets: _envSecrets, ...rest } = o;
+  void _name, void _secrets, void _envSecrets;
   let entrypoint: string[];
   let cmd: string[];
   if (o.entrypoint !== undefined) {

@@ -42,6 +42,18 @@ export interface MountSpec {
   volumeMountpoint?: string;
 }
 
+/** A secret mounted as a file (Libpod SpecGenerator `secrets`), resolved at create. */
+export interface SecretMountSpec {
+  /** The secret's name and ID when the container was created. */
+  name: string;
+  id: string;
+  /** As given: relative to /run/secrets, or absolute; empty means the secret's name. */
+  target: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
 export interface UlimitSpec {
   name: string;
   soft: number;
@@ -183,6 +195,10 @@ export interface ContainerSpec {
   createCommand?: string[];
   /** Kill the container after this many seconds (0 = never). */
   timeout: number;
+  /** Secrets mounted as files (their data copied into the container's dir at create). */
+  secrets?: SecretMountSpec[];
+  /** Environment variable -> secret name: the value is read from the secret at each start. */
+  envSecrets?: Record<string, string>;
   /** Raw Docker HostConfig fields kept only to echo them back in inspect. */
   extra: Record<string, unknown>;
 }

@@ -522,6 +522,7 @@ export function toLibpodInspect(r: ContainerReport, apiVersion?: string) {
       StopTimeout: s.stopTimeout,
       ...(s.healthcheck ? { Healthcheck: dockerHealthConfig(s) } : {}),
       CreateCommand: s.createCommand ?? [],
+      ...(s.secrets?.length ? { Secrets: s.secrets.map((x) => ({ Name: x.name, ID: x.id, UID: x.uid, GID: x.gid, Mode: x.mode })) } : {}),
       Umask: s.umask ?? '0022',
       Timeout: s.timeout,
       Passwd: true,
