@@ -1,6 +1,6 @@
 // Secrets in containers, as Podman has them:
 // - mount secrets are resolved at create, and their data is copied then into the container's
-//   own dir (userdata/secrets/<name>, owned by the given UID/GID, with the given mode), so a
+//   own dir (userdata/secrets/<n>-<name>, owned by the given UID/GID, with the given mode), so a
 //   later change or removal of the secret does not touch the container; at each start the copy
 //   is bind-mounted (read-only) at /run/secrets/<target or name>, or at an absolute target;
 //   /run/secrets itself is an empty directory of the container's, so the image's content there
@@ -22,6 +22,14 @@ export const SECRETS_DIR_IN_CONTAINER = '/run/secrets';
 export interface SecretSource {
   secretLookup(nameOrId: string): SecretRecord;
   secretData(nameOrId: string): Promise<{ record: SecretRecord; data: Buffer }>;
+}
+
+/**
+ * The copy of the container's n-th mounted secret. One per mount, not per secret: Podman's one
+ * file per name gives every mount of a secret the owner and mode of the last.
+ */
+function copyPath(layout: Layout, id: string, n: number, s: SecretMountSpec): string {
+  return path.join(layout.secretsDir(id), `${n}-${s.name}`);
 }
 
 /** Where a mounted secret appears in the container. */
@@ -60,9 +68,9 @@ export async function writeSecretFiles(layout: Layout, id: string, spec: Contain
   await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
   await fsp.mkdir(layout.secretsMountDir(id), { recursive: true, mode: 0o755 });
   await fsp.chmod(layout.secretsMountDir(id), 0o755); // whatever the umask: the container's users list it
-  for (const s of spec.secrets) {
+  for (const [n, s] of spec.secrets.entries()) {
     const { data } = await source.secretData(s.id);
-    const file = path.join(dir, s.name);
+    const file = copyPath(layout, id, n, s);
     await fsp.rm(file, { force: true });
     const fh = await fsp.open(file, 'wx', 0o600);
     try {
@@ -78,7 +86,7 @@ export async function writeSecretFiles(layout: Layout, id: string, spec: Contain
 /** The bind mounts of a container's secrets: /run/secrets (when used), then each file, read-only. */
 export function secretRunDirFiles(layout: Layout, id: string, spec: ContainerSpec): OciRunDirFile[] {
   if (!spec.secrets?.length) return [];
-  const files = spec.secrets.map((s) => ({ source: path.join(layout.secretsDir(id), s.name), destination: secretDestination(s), readonly: true }));
+  const files = spec.secrets.map((s, n) => ({ source: copyPath(layout, id, n, s), destination: secretDestination(s), readonly: true }));
   const underRun = files.some((f) => f.destination.startsWith(`${SECRETS_DIR_IN_CONTAINER}/`));
   return [...(underRun ? [{ source: layout.secretsMountDir(id), destination: SECRETS_DIR_IN_CONTAINER }] : []), ...files];
 }
