@@ -9,7 +9,7 @@ export interface SecretCreateOptions {
   data: Buffer;
   /** Only `file` (the default) exists. */
   driver?: string;
-  /** `file` driver options: only `path`, and only the store's own. */
+  /** Recorded as given; the `file` driver's `path` can only be the store's own. */
   driverOptions?: Record<string, string>;
   labels?: Record<string, string>;
   /** A taken name is replaced: new ID, new data, CreatedAt kept. */

@@ -45,14 +45,15 @@ export class SecretStore {
     this.driver = new FileDriver(path.join(dir, 'filedriver'));
   }
 
-  /** The driver options a `file` secret is recorded with (Podman records its data path). */
+  /**
+   * The driver options a `file` secret is recorded with: the given ones (Podman records options
+   * the driver does not know, and so does tspod) and the data path, which Podman lets a client
+   * choose but tspod does not: a secret's data stays in the store's own 0700 directory.
+   */
   private fileOptions(given: Record<string, string> | undefined): Record<string, string> {
-    for (const [k, v] of Object.entries(given ?? {})) {
-      // Podman's file driver takes a `path` for its data; tspod keeps data in its own store only.
-      if (k === 'path' && path.resolve(v) === this.driver.dir) continue;
-      throw invalid(`${k === 'path' ? `path ${JSON.stringify(v)}: only ${this.driver.dir} is supported` : `option ${JSON.stringify(k)} is not supported by the file driver`}: invalid driver option`);
-    }
-    return { path: this.driver.dir };
+    const p = given?.path;
+    if (p !== undefined && path.resolve(p) !== this.driver.dir) throw invalid(`path ${JSON.stringify(p)}: the file driver keeps data in ${this.driver.dir} only: invalid driver option`);
+    return { ...given, path: this.driver.dir };
   }
 
   /** Returns the ID, and whether a secret was stored (false: an existing one was answered). */
