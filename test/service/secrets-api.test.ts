@@ -255,7 +255,7 @@ describe('secrets API', function () {
       await req('POST', '/v1.40/secrets/create', { Name: 'compat-del', Data: 'eA==' });
       const up = await req('POST', '/v1.40/secrets/compat-del/update?version=1', { Labels: { a: 'b' } });
       expect(up.status).to.equal(501);
-      expect(up.json()).to.deep.equal({ message: 'update is not supported' });
+      expect(up.json()).to.deep.equal({ message: 'SecretUpdate is not implemented' });
       expect((await req('DELETE', '/v1.40/secrets/compat-del')).status).to.equal(204);
       const again = await req('DELETE', '/v1.40/secrets/compat-del');
       expect(again.status).to.equal(404);
