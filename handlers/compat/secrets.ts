@@ -1,6 +1,6 @@
 // Compat operations on secrets, as Podman's service answers them: Docker's shapes without swarm.
 import type { operations } from '../../generated/docker.js';
-import { EngineError, invalidArgument } from '../../engine/errors.js';
+import { invalidArgument } from '../../engine/errors.js';
 import { sendJson } from '../../server/respond.js';
 import { toDockerSecret } from '../convert/secrets.js';
 import { parseFilters } from '../filters.js';
