@@ -1,6 +1,8 @@
 // Black-box: the service killed with containers running, exits handled by the cleanup command
 // while it is down, and concurrent clients.
 import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TestService, waitFor } from '../helpers/service.js';
 import { loadBusyboxImage } from '../helpers/test-image.js';
 import { canRunContainers, conmonsMentioning, inspect, IMAGE, runContainer, shutdown, waitExit } from '../helpers/containers.js';
@@ -12,13 +14,19 @@ import { canRunContainers, conmonsMentioning, inspect, IMAGE, runContainer, shut
     const svc = await TestService.start();
     try {
       await loadBusyboxImage(svc);
+      // The short-lived containers exit only once the service is gone (when the test creates
+      // the trigger file), however long the starts take on a loaded machine.
+      const trigger = join(svc.dir, 'trigger');
+      mkdirSync(trigger);
+      const afterTrigger = (code: number) => ({ Cmd: ['sh', '-c', `while [ ! -e /trigger/go ]; do sleep 0.05; done; exit ${code}`], HostConfig: { Binds: [`${trigger}:/trigger:ro`] } });
       const keep = await runContainer(svc, { Cmd: ['sh', '-c', 'trap "exit 21" TERM; while true; do sleep 0.1; done'] }, 'keep');
-      const quick = await runContainer(svc, { Cmd: ['sh', '-c', 'sleep 1.5; exit 7'] }, 'quick');
-      const rm = await runContainer(svc, { Cmd: ['sh', '-c', 'sleep 1.5; exit 1'], HostConfig: { AutoRemove: true } }, 'rmme');
-      const rs = await runContainer(svc, { Cmd: ['sh', '-c', 'sleep 1; exit 3'], HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 1 } } }, 'rs');
-      const killedAt = Date.now();
+      const quick = await runContainer(svc, afterTrigger(7), 'quick');
+      const rm = await runContainer(svc, { ...afterTrigger(1), HostConfig: { ...afterTrigger(1).HostConfig, AutoRemove: true } }, 'rmme');
+      const rs = await runContainer(svc, { ...afterTrigger(3), HostConfig: { ...afterTrigger(3).HostConfig, RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 1 } } }, 'rs');
       svc.proc.kill('SIGKILL');
       await svc.exited;
+      const killedAt = Date.now();
+      writeFileSync(join(trigger, 'go'), '');
       // While the service is down, conmon's exit command (tspod container cleanup) handles the exits.
       await waitFor(() => conmonsMentioning(svc.runroot).length === 1, 20_000, 'the exited containers to be cleaned up');
       await new Promise((r) => setTimeout(r, 300));
