@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import type { NetworksDomain } from '../networks/domain.js';
 import { portRequestsFromDocker } from '../networks/ports.js';
-import type { NetworkMode, SetupContainerNetworkReport } from '../networks/types.js';
+import type { NetworkMode, SetupContainerNetworkReport, SetupContainerNetworkStages } from '../networks/types.js';
 import type { VolumeDomain } from '../volumes/index.js';
 import { resolveInRoot } from './scoped-path.js';
 import type { ContainerStore } from './store.js';
@@ -59,7 +59,7 @@ export class RunResources {
     }
   }
 
-  async setupNetwork(rec: ContainerRecord): Promise<SetupContainerNetworkReport | undefined> {
+  async setupNetwork(rec: ContainerRecord, stages?: SetupContainerNetworkStages): Promise<SetupContainerNetworkReport | undefined> {
     if (!this.networks) return undefined;
     const s = rec.spec;
     const exposed = Object.keys(s.exposedPorts);
@@ -72,7 +72,7 @@ export class RunResources {
       publishAll: s.publishAllPorts,
       exposedPorts: exposed,
       ...(s.dns.length ? { dnsServers: s.dns } : {}),
-    });
+    }, stages);
   }
 
   /** Network teardowns still running in the background (service only), by container. */

@@ -27,6 +27,7 @@ import type {
   PerNetworkRequest,
   SetupContainerNetworkOptions,
   SetupContainerNetworkReport,
+  SetupContainerNetworkStages,
 } from './types.js';
 
 export interface NetworksDomainOptions {
@@ -84,8 +85,9 @@ export class NetworksDomain implements NetworksEngine {
     this.hooks = hooks;
   }
 
-  setupContainerNetwork(opts: SetupContainerNetworkOptions): Promise<SetupContainerNetworkReport> {
-    return this.sandboxes.setup(opts);
+  /** `stages.namespaceReady` learns the namespace path before netavark is done (see sandbox.ts). */
+  setupContainerNetwork(opts: SetupContainerNetworkOptions, stages?: SetupContainerNetworkStages): Promise<SetupContainerNetworkReport> {
+    return this.sandboxes.setup(opts, stages);
   }
 
   teardownContainerNetwork(containerId: string): Promise<void> {

@@ -19,7 +19,9 @@
 //     removeContainers?(ids)              -> Promise<void>            Libpod network rm --force
 //   })
 //
-// At start, before runc create (the container's network must exist first):
+// At start, before runc create (the container's network must exist first; with
+// { namespaceReady(netnsPath) } as the second argument, runc create may run as soon as the
+// namespace exists, while netavark works: the network is complete when the promise resolves):
 //
 //   const net = await networks.setupContainerNetwork({
 //     containerId,                 // 64 hex

@@ -2,7 +2,11 @@
 // published ports, and the reverse. Everything needed to undo a setup is written to
 // <runroot>/networks/sandboxes/<container id>.json before the first change is made, so a
 // teardown works from a record alone: in a cleanup process while the service is down, or after
-// a crash halfway through a setup. All changes happen under the instance lock.
+// a crash halfway through a setup. What other containers share (netavark on a network: its
+// bridge, firewall rules, addresses) changes only under the instance lock. A container's own
+// namespace and record are its alone: they are made and removed outside the lock, so that runc
+// can create the container in its namespace while an earlier teardown or its own netavark setup
+// still runs.
 import { existsSync } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +20,7 @@ import { createNetns, isMounted, removeNetns } from './netns.js';
 import { portRequestsFromDocker, resolvePorts } from './ports.js';
 import type { NetworkRegistry } from './registry.js';
 import type { NetworkStore } from './store.js';
-import type { NetworkAttachment, NetworkConfig, PerNetworkRequest, PublishedPort, SetupContainerNetworkOptions, SetupContainerNetworkReport } from './types.js';
+import type { NetworkAttachment, NetworkConfig, PerNetworkRequest, PublishedPort, SetupContainerNetworkOptions, SetupContainerNetworkReport, SetupContainerNetworkStages } from './types.js';
 
 interface SandboxNetwork {
   network: NetworkConfig;
@@ -53,6 +57,9 @@ export interface SandboxDeps {
 const ID_RE = /^[0-9a-f]{64}$/;
 
 export class Sandboxes {
+  /** Teardowns under way in this process, by container. */
+  private readonly pending = new Map<string, Promise<void>>();
+
   constructor(private readonly d: SandboxDeps) {}
 
   private file(id: string) {
@@ -86,9 +93,12 @@ export class Sandboxes {
     return prefixed.length === 1 ? prefixed[0] : undefined;
   }
 
-  async setup(o: SetupContainerNetworkOptions): Promise<SetupContainerNetworkReport> {
+  async setup(o: SetupContainerNetworkOptions, stages: SetupContainerNetworkStages = {}): Promise<SetupContainerNetworkReport> {
     if (!ID_RE.test(o.containerId)) throw new EngineError('invalid-argument', `invalid container ID "${o.containerId}"`);
-    return this.locked(async () => {
+    // This container's own earlier teardown first (its namespace is made outside the lock).
+    await this.pending.get(o.containerId)?.catch(() => {});
+    if (o.mode === 'bridge' || o.mode === 'none') return this.setupOwn(o, stages);
+    const report = await this.locked(async () => {
       const old = await this.read(o.containerId);
       if (old) await this.teardownLocked(old);
       const rec: SandboxRecord = { containerId: o.containerId, name: o.name, mode: 'bridge', netnsPath: '', ownsNetns: false, ports: [], networks: {}, ready: false };
@@ -106,31 +116,58 @@ export class Sandboxes {
         rec.mode = other.mode === 'host' ? 'host' : 'container';
         rec.netnsPath = other.netnsPath;
         rec.joined = other.containerId;
-      } else if (mode === 'none') {
-        rec.mode = 'none';
-        rec.netnsPath = join(this.d.netnsDir, o.containerId);
-        rec.ownsNetns = true;
-      } else {
-        rec.netnsPath = join(this.d.netnsDir, o.containerId);
-        rec.ownsNetns = true;
-        rec.dnsServers = o.dnsServers?.map((s) => normalizeAddr(s) ?? s);
-        await this.prepareBridge(rec, o);
       }
+      rec.ready = true;
       await this.save(rec);
-      try {
-        if (rec.ownsNetns) {
-          if (existsSync(rec.netnsPath)) await removeNetns(rec.netnsPath);
-          await createNetns(rec.netnsPath);
-        }
-        if (rec.mode === 'bridge') await this.attach(rec, Object.keys(rec.networks), rec.ports);
-        rec.ready = true;
-        await this.save(rec);
-      } catch (err) {
-        await this.teardownLocked(rec).catch(() => {});
-        throw err instanceof EngineError ? err : new EngineError('internal', `setting up the network of container ${o.name}: ${(err as Error).message}`, err);
-      }
       return this.report(rec);
     });
+    stages.namespaceReady?.(report.netnsPath);
+    return report;
+  }
+
+  /** Bridge and none modes: the container's own namespace (outside the lock), then netavark (under it). */
+  private async setupOwn(o: SetupContainerNetworkOptions, stages: SetupContainerNetworkStages): Promise<SetupContainerNetworkReport> {
+    if (await this.read(o.containerId)) await this.teardown(o.containerId);
+    const rec: SandboxRecord = { containerId: o.containerId, name: o.name, mode: o.mode === 'none' ? 'none' : 'bridge', netnsPath: join(this.d.netnsDir, o.containerId), ownsNetns: true, ports: [], networks: {}, ready: false };
+    if (rec.mode === 'bridge') rec.dnsServers = o.dnsServers?.map((s) => normalizeAddr(s) ?? s);
+    const failed = (err: unknown) => (err instanceof EngineError ? err : new EngineError('internal', `setting up the network of container ${o.name}: ${(err as Error).message}`, err));
+    await this.save(rec);
+    try {
+      if (existsSync(rec.netnsPath)) await removeNetns(rec.netnsPath);
+      await createNetns(rec.netnsPath);
+    } catch (err) {
+      await unlink(this.file(rec.containerId)).catch(() => {});
+      throw failed(err);
+    }
+    stages.namespaceReady?.(rec.netnsPath);
+    if (rec.mode === 'none') {
+      rec.ready = true;
+      await this.save(rec);
+      return this.report(rec);
+    }
+    // The namespace is the caller's now (runc may be in it): a failure undoes netavark and the
+    // addresses under the lock, and the namespace only once no retry will use it.
+    const attachLocked = () =>
+      this.locked(async () => {
+        try {
+          await this.prepareBridge(rec, o);
+          await this.attach(rec, Object.keys(rec.networks), rec.ports);
+          rec.ready = true;
+          await this.save(rec);
+          return this.report(rec);
+        } catch (err) {
+          await this.releaseLocked(rec).catch(() => {});
+          rec.networks = {};
+          rec.ports = [];
+          throw err;
+        }
+      });
+    try {
+      return await attachLocked();
+    } catch (err) {
+      await this.removeOwn(rec);
+      throw failed(err);
+    }
   }
 
   /** Resolves networks, interface names and ports into the record (nothing changed on the host yet). */
@@ -205,24 +242,50 @@ export class Sandboxes {
     return opts;
   }
 
+  /** Tears the container's network down (idempotent; a teardown under way is waited for). */
   async teardown(containerId: string): Promise<void> {
-    await this.locked(async () => {
-      const rec = await this.read(containerId);
-      if (rec) return this.teardownLocked(rec);
-      // No record: a namespace file left by a crash before the record was written.
-      if (ID_RE.test(containerId)) await removeNetns(join(this.d.netnsDir, containerId));
+    const pending = this.pending.get(containerId);
+    if (pending) return pending;
+    const done = this.teardownNow(containerId);
+    this.pending.set(containerId, done);
+    const forget = () => {
+      if (this.pending.get(containerId) === done) this.pending.delete(containerId);
+    };
+    done.then(forget, forget);
+    return done;
+  }
+
+  private async teardownNow(containerId: string): Promise<void> {
+    const { rec, errors } = await this.locked(async () => {
+      const r = await this.read(containerId);
+      return { rec: r, errors: r ? await this.releaseLocked(r) : [] };
     });
+    if (rec) errors.push(...(await this.removeOwn(rec)));
+    // No record: a namespace file left by a crash before the record was written.
+    else if (ID_RE.test(containerId)) await removeNetns(join(this.d.netnsDir, containerId));
+    if (errors.length) throw new EngineError('internal', `tearing down the network of container ${rec?.name ?? containerId}: ${errors.join('; ')}`);
+  }
+
+  /** Under the lock: netavark teardown and the addresses; the record then names only what is the container's own. */
+  private async releaseLocked(rec: SandboxRecord): Promise<string[]> {
+    const names = Object.keys(rec.networks);
+    if (rec.mode !== 'bridge' || !names.length) return [];
+    const errors = await this.netavarkDown(rec, names);
+    for (const n of Object.values(rec.networks)) await this.d.ipam.release(n.network.id, rec.containerId);
+    await this.save({ ...rec, networks: {}, ports: [], ready: false });
+    return errors;
+  }
+
+  /** The container's own namespace, then its record (no lock needed: nothing else uses them). */
+  private async removeOwn(rec: SandboxRecord): Promise<string[]> {
+    const errors: string[] = [];
+    if (rec.ownsNetns) await removeNetns(rec.netnsPath).catch((e: Error) => errors.push(e.message));
+    await unlink(this.file(rec.containerId)).catch(() => {});
+    return errors;
   }
 
   private async teardownLocked(rec: SandboxRecord): Promise<void> {
-    const errors: string[] = [];
-    const names = Object.keys(rec.networks);
-    if (rec.mode === 'bridge' && names.length) {
-      errors.push(...(await this.netavarkDown(rec, names)));
-      for (const n of Object.values(rec.networks)) await this.d.ipam.release(n.network.id, rec.containerId);
-    }
-    if (rec.ownsNetns) await removeNetns(rec.netnsPath).catch((e: Error) => errors.push(e.message));
-    await unlink(this.file(rec.containerId)).catch(() => {});
+    const errors = [...(await this.releaseLocked(rec)), ...(await this.removeOwn(rec))];
     if (errors.length) throw new EngineError('internal', `tearing down the network of container ${rec.name}: ${errors.join('; ')}`);
   }
 

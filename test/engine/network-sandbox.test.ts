@@ -244,6 +244,29 @@ describe('networks engine: container namespaces with netavark', function () {
     await net.networkRemove('dual');
   });
 
+  it('hands out the namespace before netavark is done (namespaceReady), then completes the setup in it', async () => {
+    const id = newId();
+    const record = join(ctx.runroot, 'networks', 'sandboxes', `${id}.json`);
+    let atReady: { path: string; mounted: boolean; ready: boolean } | undefined;
+    const r = await net.setupContainerNetwork(
+      { containerId: id, name: 'staged', mode: 'bridge' },
+      {
+        namespaceReady: (path) => {
+          const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+          atReady = { path, mounted, ready: (JSON.parse(readFileSync(record, 'utf8')) as { ready: boolean }).ready };
+        },
+      },
+    );
+    try {
+      // The namespace existed (a mount) and nothing was attached yet; the recorded setup came first.
+      expect(atReady).to.deep.equal({ path: r.netnsPath, mounted: true, ready: false });
+      expect(await inNetns(r.netnsPath, ['ip', '-br', 'link'])).to.contain('eth0');
+    } finally {
+      await net.teardownContainerNetwork(id);
+    }
+    expect(await leftovers([id, r.status.podman!.addresses[0]!.address], [join(ctx.runroot, 'netns')])).to.deep.equal([]);
+  });
+
   it('none, host, container and ns modes', async () => {
     const n = await net.setupContainerNetwork({ containerId: alpha.id, name: 'alpha', mode: 'none' });
     expect(await inNetns(n.netnsPath, ['ip', '-br', 'link'])).to.match(/^lo\s+UNKNOWN/).and.not.contain('eth0');
