@@ -90,8 +90,19 @@ export class NetworksDomain implements NetworksEngine {
     return this.sandboxes.setup(opts, stages);
   }
 
-  teardownContainerNetwork(containerId: string): Promise<void> {
-    return this.sandboxes.teardown(containerId);
+  /** With `lingerMs` (the service, at an exit), the teardown may happen that much later (see sandbox.ts). */
+  teardownContainerNetwork(containerId: string, opts?: { lingerMs?: number }): Promise<void> {
+    return this.sandboxes.teardown(containerId, opts);
+  }
+
+  /** Runs lingering teardowns now and waits for every teardown under way in this process. */
+  settleTeardowns(): Promise<void> {
+    return this.sandboxes.settleAll();
+  }
+
+  /** Containers with a network record: set up, lingering, or left by a process that died. */
+  containersWithNetwork(): Promise<string[]> {
+    return this.sandboxes.containerIds();
   }
 
   async connectContainerNetwork(containerId: string, network: string, opts: PerNetworkRequest = {}): Promise<NetworkAttachment> {

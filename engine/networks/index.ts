@@ -51,6 +51,7 @@
 // At cleanup (service or `cleanup` process, also with the service down; idempotent, safe to
 // call for a container that never had a network):
 //   await networks.teardownContainerNetwork(containerId);
+// (the service passes { lingerMs } at an exit: see sandbox.ts; settleTeardowns() ends the wait)
 // Running containers: connectContainerNetwork(id, network, {aliases, staticIPs, ...}) ->
 //   NetworkAttachment; disconnectContainerNetwork(id, network); containerNetworkStatus(id) ->
 //   the report above (undefined when not set up), for inspect of a running container.

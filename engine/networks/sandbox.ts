@@ -7,13 +7,21 @@
 // namespace and record are its alone: they are made and removed outside the lock, so that runc
 // can create the container in its namespace while an earlier teardown or its own netavark setup
 // still runs.
+//
+// The service may let the network of an exited container linger (teardown with lingerMs): the
+// teardown runs a moment later, unless something needs it done first. A container started in
+// the meantime finds the bridge up; netavark would otherwise remove the bridge and the network's
+// firewall rules when the last container leaves, and create them again for the next one, which
+// costs more than the rest of a start. Only networks nothing else can see linger: no published
+// ports, no DNS (aardvark-dns), no static addresses; the sandbox is marked not ready at once, so
+// that inspect and network inspect show the container as gone.
 import { existsSync } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from '../errors.js';
 import { scanRoutes } from './host.js';
 import { overlaps, parseCidr, parseIpNet, formatAddr, normalizeAddr, normalizeMac } from './ip.js';
-import type { Ipam } from './ipam.js';
+import { AddressesExhausted, type Ipam } from './ipam.js';
 import { readJson, withFileLock, writeFileAtomic } from './lock.js';
 import { dropEmptyChains, netavarkNetwork, netavarkSetup, netavarkTeardown, type NetavarkOptions, type NetavarkPerNetwork, type NetavarkStatus, type NetavarkTools } from './netavark.js';
 import { createNetns, isMounted, removeNetns } from './netns.js';
@@ -56,9 +64,22 @@ export interface SandboxDeps {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
+/** A teardown of this process still under way, or lingering (`run` starts it now). */
+interface PendingTeardown {
+  done: Promise<void>;
+  run: () => void;
+}
+
+/** Whether the network of an exited container may linger: nothing else can see it (see above). */
+function mayLinger(rec: SandboxRecord): boolean {
+  const nets = Object.values(rec.networks);
+  return rec.mode === 'bridge' && rec.ready && rec.ports.length === 0 && nets.length > 0 && nets.every((n) => !n.network.dns_enabled && !n.request.staticIPs?.length && !n.perNetwork.static_mac);
+}
+
+const wantsStaticIPs = (reqs: Record<string, PerNetworkRequest> | undefined) => Object.values(reqs ?? {}).some((r) => r.staticIPs?.length);
+
 export class Sandboxes {
-  /** Teardowns under way in this process, by container. */
-  private readonly pending = new Map<string, Promise<void>>();
+  private readonly pending = new Map<string, PendingTeardown>();
 
   constructor(private readonly d: SandboxDeps) {}
 
@@ -95,8 +116,9 @@ export class Sandboxes {
 
   async setup(o: SetupContainerNetworkOptions, stages: SetupContainerNetworkStages = {}): Promise<SetupContainerNetworkReport> {
     if (!ID_RE.test(o.containerId)) throw new EngineError('invalid-argument', `invalid container ID "${o.containerId}"`);
-    // This container's own earlier teardown first (its namespace is made outside the lock).
-    await this.pending.get(o.containerId)?.catch(() => {});
+    // This container's own earlier teardown first; all lingering ones when an address they may hold is asked for.
+    await this.settle(o.containerId);
+    if (wantsStaticIPs(o.networks)) await this.settleAll();
     if (o.mode === 'bridge' || o.mode === 'none') return this.setupOwn(o, stages);
     const report = await this.locked(async () => {
       const old = await this.read(o.containerId);
@@ -165,8 +187,18 @@ export class Sandboxes {
     try {
       return await attachLocked();
     } catch (err) {
+      let last = err;
+      // Addresses held by lingering teardowns are freed, once, before giving up.
+      if (err instanceof AddressesExhausted && this.pending.size) {
+        await this.settleAll();
+        try {
+          return await attachLocked();
+        } catch (e2) {
+          last = e2;
+        }
+      }
       await this.removeOwn(rec);
-      throw failed(err);
+      throw failed(last);
     }
   }
 
@@ -242,17 +274,67 @@ export class Sandboxes {
     return opts;
   }
 
-  /** Tears the container's network down (idempotent; a teardown under way is waited for). */
-  async teardown(containerId: string): Promise<void> {
+  /**
+   * Tears the container's network down (idempotent). With `lingerMs`, a network that may linger
+   * (see above) is torn down that much later, or as soon as something needs it done; the
+   * promise resolves when the teardown is done either way. A teardown already pending for the
+   * container is started now and waited for.
+   */
+  async teardown(containerId: string, opts: { lingerMs?: number } = {}): Promise<void> {
     const pending = this.pending.get(containerId);
-    if (pending) return pending;
-    const done = this.teardownNow(containerId);
-    this.pending.set(containerId, done);
-    const forget = () => {
-      if (this.pending.get(containerId) === done) this.pending.delete(containerId);
+    if (pending) {
+      pending.run();
+      return pending.done;
+    }
+    let now = false;
+    let wake = () => {
+      now = true;
     };
-    done.then(forget, forget);
-    return done;
+    const entry: PendingTeardown = { run: () => wake(), done: Promise.resolve() };
+    entry.done = (async () => {
+      const rec = opts.lingerMs && opts.lingerMs > 0 ? await this.read(containerId) : undefined;
+      if (rec && mayLinger(rec) && !now) {
+        // Not ready any more: the container is gone for whoever asks (status, network inspect).
+        await this.save({ ...rec, ready: false });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, opts.lingerMs);
+          timer.unref();
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          if (now) wake();
+        });
+      }
+      await this.teardownNow(containerId);
+    })();
+    this.pending.set(containerId, entry);
+    const forget = () => {
+      if (this.pending.get(containerId) === entry) this.pending.delete(containerId);
+    };
+    entry.done.then(forget, forget);
+    return entry.done;
+  }
+
+  /** Waits for this container's pending teardown, starting it now if it lingers. */
+  private async settle(containerId: string): Promise<void> {
+    const p = this.pending.get(containerId);
+    if (!p) return;
+    p.run();
+    await p.done.catch(() => {});
+  }
+
+  /** Starts every lingering teardown now and waits for all pending ones (errors were reported to their callers). */
+  async settleAll(): Promise<void> {
+    const all = [...this.pending.values()];
+    for (const p of all) p.run();
+    await Promise.all(all.map((p) => p.done.catch(() => {})));
+  }
+
+  /** IDs of the containers that have a network record (set up, lingering, or left by a crash). */
+  async containerIds(): Promise<string[]> {
+    const names = await readdir(join(this.d.stateDir, 'sandboxes')).catch(() => [] as string[]);
+    return names.filter((n) => ID_RE.test(n.slice(0, -5)) && n.endsWith('.json')).map((n) => n.slice(0, -5));
   }
 
   private async teardownNow(containerId: string): Promise<void> {
@@ -327,6 +409,7 @@ export class Sandboxes {
   }
 
   async connect(containerId: string, network: NetworkConfig, req: PerNetworkRequest): Promise<NetworkAttachment> {
+    if (req.staticIPs?.length) await this.settleAll();
     return this.locked(async () => {
       const rec = await this.read(containerId);
       if (!rec?.ready) throw new EngineError('invalid-argument', `container ${containerId} has no network set up (is it running?)`);

@@ -74,6 +74,28 @@ function httpGet(port: number, path: string): Promise<string> {
     expect(await httpGet(port, '/').catch(() => 'refused')).to.equal('refused');
   });
 
+  it('default network, one container after another: each has its address in /etc/hosts and on eth0; an exited one shows none', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = await runContainer(svc, { Cmd: ['sh', '-c', 'ip -4 -o addr show eth0; cat /etc/hosts'] });
+      expect(await waitExit(svc, id)).to.equal(0);
+      const logs = textOf(demux((await svc.request('GET', `/v1.40/containers/${id}/logs?stdout=1`)).body), 1);
+      const addr = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(logs)?.[1];
+      expect(addr, logs).to.be.a('string');
+      // /etc/hosts names the container at that address (written once the network was up, before the start).
+      expect(logs).to.match(new RegExp(`^${addr!.replace(/\./g, '\\.')}\\s.*${id.slice(0, 12)}`, 'm'));
+      seen.push(addr!);
+      // Exited: no address in inspect; network inspect stops listing it (its teardown runs after the exit).
+      const j = await inspect(svc, id);
+      expect(j.NetworkSettings.IPAddress).to.equal('');
+      const listed = async () => Object.keys((await svc.request('GET', '/v1.40/networks/bridge')).json().Containers ?? {}).includes(id);
+      for (let t = 0; t < 50 && (await listed()); t++) await new Promise((r) => setTimeout(r, 20));
+      expect(await listed()).to.equal(false);
+      expect((await svc.request('DELETE', `/v1.40/containers/${id}`)).status).to.equal(204);
+    }
+    expect(new Set(seen).size).to.equal(3);
+  });
+
   it('a start whose network cannot be set up (host port taken) answers 500 and leaves nothing; it starts once the port is free', async () => {
     const server = createServer().listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -1,9 +1,11 @@
 // Black-box: the service killed with containers running, exits handled by the cleanup command
 // while it is down, and concurrent clients.
 import { expect } from 'chai';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { TestService, waitFor } from '../helpers/service.js';
 import { loadBusyboxImage } from '../helpers/test-image.js';
-import { canRunContainers, conmonsMentioning, inspect, IMAGE, runContainer, shutdown, waitExit } from '../helpers/containers.js';
+import { canRunContainers, conmonsMentioning, inspect, IMAGE, mountsUnder, runContainer, shutdown, waitExit } from '../helpers/containers.js';
 
 (canRunContainers() ? describe : describe.skip)('containers: recovery and concurrency (real containers)', function () {
   this.timeout(90_000);
@@ -58,6 +60,29 @@ import { canRunContainers, conmonsMentioning, inspect, IMAGE, runContainer, shut
       await svc.start();
       const j = await inspect(svc, id);
       expect(j.State).to.include({ Status: 'exited', ExitCode: 4 });
+    } finally {
+      await shutdown(svc);
+    }
+  });
+
+  it('tears down, at its next start, the network a SIGKILLed service had not torn down yet', async () => {
+    const svc = await TestService.start();
+    try {
+      await loadBusyboxImage(svc);
+      const id = await runContainer(svc, { Cmd: ['true'] });
+      expect(await waitExit(svc, id)).to.equal(0);
+      // The service tears the network of an exited container down a moment after the exit (it lingers).
+      svc.proc.kill('SIGKILL');
+      await svc.exited;
+      const netns = join(svc.runroot, 'netns', id);
+      expect(existsSync(netns), 'the namespace before the restart').to.equal(true);
+      await svc.start();
+      await waitFor(() => !existsSync(netns) && readdirSync(join(svc.runroot, 'networks', 'sandboxes')).length === 0, 20_000, 'the network to be torn down');
+      expect(mountsUnder(join(svc.runroot, 'netns'))).to.deep.equal([]);
+      // The container itself is as it was: exited, and it starts again on the network.
+      expect((await inspect(svc, id)).State).to.include({ Status: 'exited', ExitCode: 0 });
+      expect((await svc.request('POST', `/v1.40/containers/${id}/start`)).status).to.equal(204);
+      expect(await waitExit(svc, id)).to.equal(0);
     } finally {
       await shutdown(svc);
     }
