@@ -26,6 +26,7 @@ import { readJson, withFileLock, writeFileAtomic } from './lock.js';
 import { dropEmptyChains, netavarkNetwork, netavarkSetup, netavarkTeardown, type NetavarkOptions, type NetavarkPerNetwork, type NetavarkStatus, type NetavarkTools } from './netavark.js';
 import { createNetns, isMounted, removeNetns } from './netns.js';
 import { portRequestsFromDocker, resolvePorts } from './ports.js';
+import { PendingTeardowns } from './teardowns.js';
 import type { NetworkRegistry } from './registry.js';
 import type { NetworkStore } from './store.js';
 import type { NetworkAttachment, NetworkConfig, PerNetworkRequest, PublishedPort, SetupContainerNetworkOptions, SetupContainerNetworkReport, SetupContainerNetworkStages } from './types.js';
@@ -64,12 +65,6 @@ export interface SandboxDeps {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
-/** A teardown of this process still under way, or lingering (`run` starts it now). */
-interface PendingTeardown {
-  done: Promise<void>;
-  run: () => void;
-}
-
 /** Whether the network of an exited container may linger: nothing else can see it (see above). */
 function mayLinger(rec: SandboxRecord): boolean {
   const nets = Object.values(rec.networks);
@@ -79,7 +74,7 @@ function mayLinger(rec: SandboxRecord): boolean {
 const wantsStaticIPs = (reqs: Record<string, PerNetworkRequest> | undefined) => Object.values(reqs ?? {}).some((r) => r.staticIPs?.length);
 
 export class Sandboxes {
-  private readonly pending = new Map<string, PendingTeardown>();
+  private readonly pending = new PendingTeardowns();
 
   constructor(private readonly d: SandboxDeps) {}
 
@@ -117,7 +112,7 @@ export class Sandboxes {
   async setup(o: SetupContainerNetworkOptions, stages: SetupContainerNetworkStages = {}): Promise<SetupContainerNetworkReport> {
     if (!ID_RE.test(o.containerId)) throw new EngineError('invalid-argument', `invalid container ID "${o.containerId}"`);
     // This container's own earlier teardown first; all lingering ones when an address they may hold is asked for.
-    await this.settle(o.containerId);
+    await this.pending.settle(o.containerId);
     if (wantsStaticIPs(o.networks)) await this.settleAll();
     if (o.mode === 'bridge' || o.mode === 'none') return this.setupOwn(o, stages);
     const report = await this.locked(async () => {
@@ -280,55 +275,26 @@ export class Sandboxes {
    * promise resolves when the teardown is done either way. A teardown already pending for the
    * container is started now and waited for.
    */
-  async teardown(containerId: string, opts: { lingerMs?: number } = {}): Promise<void> {
-    const pending = this.pending.get(containerId);
-    if (pending) {
-      pending.run();
-      return pending.done;
-    }
-    let now = false;
-    let wake = () => {
-      now = true;
-    };
-    const entry: PendingTeardown = { run: () => wake(), done: Promise.resolve() };
-    entry.done = (async () => {
-      const rec = opts.lingerMs && opts.lingerMs > 0 ? await this.read(containerId) : undefined;
-      if (rec && mayLinger(rec) && !now) {
-        // Not ready any more: the container is gone for whoever asks (status, network inspect).
-        await this.save({ ...rec, ready: false });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, opts.lingerMs);
-          timer.unref();
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          if (now) wake();
-        });
-      }
-      await this.teardownNow(containerId);
-    })();
-    this.pending.set(containerId, entry);
-    const forget = () => {
-      if (this.pending.get(containerId) === entry) this.pending.delete(containerId);
-    };
-    entry.done.then(forget, forget);
-    return entry.done;
+  teardown(containerId: string, opts: { lingerMs?: number } = {}): Promise<void> {
+    const lingerMs = opts.lingerMs ?? 0;
+    return this.pending.schedule(
+      containerId,
+      () => this.teardownNow(containerId),
+      lingerMs > 0
+        ? async () => {
+            const rec = await this.read(containerId);
+            if (!rec || !mayLinger(rec)) return 0;
+            // Not ready any more: the container is gone for whoever asks (status, network inspect).
+            await this.save({ ...rec, ready: false });
+            return lingerMs;
+          }
+        : undefined,
+    );
   }
 
-  /** Waits for this container's pending teardown, starting it now if it lingers. */
-  private async settle(containerId: string): Promise<void> {
-    const p = this.pending.get(containerId);
-    if (!p) return;
-    p.run();
-    await p.done.catch(() => {});
-  }
-
-  /** Starts every lingering teardown now and waits for all pending ones (errors were reported to their callers). */
-  async settleAll(): Promise<void> {
-    const all = [...this.pending.values()];
-    for (const p of all) p.run();
-    await Promise.all(all.map((p) => p.done.catch(() => {})));
+  /** Starts every lingering teardown now and waits for all those under way. */
+  settleAll(): Promise<void> {
+    return this.pending.settleAll();
   }
 
   /** IDs of the containers that have a network record (set up, lingering, or left by a crash). */
