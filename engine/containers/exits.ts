@@ -56,7 +56,10 @@ export async function reapExit(m: ContainerManager, id: string, opts: { noRestar
   const claimed = m.store.mutate(id, (r) => {
     if (!isActive(r.state.status)) return undefined;
     if (r.state.cleanupPid && r.state.cleanupPid !== process.pid && pidAlive(r.state.cleanupPid)) return undefined;
-    return { ...r, state: { ...r.state, status: 'exited', exitCode: code!, finishedAt, pid: 0, oomKilled, cleanupPid: process.pid } };
+    // The network facts go with the exit (inspect of an exited container shows none), whenever its teardown happens.
+    const { net: _net, ...state } = r.state;
+    void _net;
+    return { ...r, state: { ...state, status: 'exited', exitCode: code!, finishedAt, pid: 0, oomKilled, cleanupPid: process.pid } };
   });
   if (!claimed || claimed.state.status !== 'exited' || claimed.state.cleanupPid !== process.pid) return;
   m.notify(id);

@@ -308,25 +308,33 @@ export class ContainerManager {
   async initLocked(rec: ContainerRecord, restore?: ConmonCreateOptions['restore']): Promise<ContainerRecord> {
     const id = rec.id;
     const bundle = this.layout.bundle(id);
+    // The network comes in two stages: its namespace, which runc needs to create the container,
+    // and netavark's setup, which the container needs only once it starts. So the rootfs and
+    // volumes are mounted, and runc creates the container, while netavark works (or waits for
+    // an earlier teardown on the same network).
+    let namespaceReady!: (netnsPath: string) => void;
+    const namespace = new Promise<string>((resolve) => (namespaceReady = resolve));
+    const netP = this.resources.setupNetwork(rec, { namespaceReady });
+    netP.catch(() => {});
+    let created: Promise<{ pid: number; conmonPid: number }> | undefined;
     try {
-      // The network is set up while the rootfs and volumes are mounted.
-      const netP = this.resources.setupNetwork(rec);
-      netP.catch(() => {});
       const rootfs = await mountRootfs(this.layout, rec);
       this.store.patchState(id, { mounted: true });
       const hostname = containerHostname(rec);
       const user = await resolveUser(rootfs, rec.spec.user, rec.spec.groupAdd);
       const volumeSources = await this.resources.mountVolumes(rec, rootfs, user);
-      const net = await netP;
-      if (net) this.store.patchState(id, { net: { status: net.status, ports: net.ports } });
-      await writeEtcFiles(this.layout, rec, hostname, net);
+      // The namespace (or the setup's failure, or undefined without a networks domain).
+      const netnsPath = await Promise.race([namespace, netP.then((r) => r?.netnsPath)]);
+      // /etc/hosts and resolv.conf must exist for runc to bind-mount them; the network's own
+      // entries are written into the same files (same inodes) before the container starts.
+      await writeEtcFiles(this.layout, rec, hostname);
       const env = await secretEnv(rec.spec, this.secrets);
-      const cfg = await ociConfigFor(this.layout, rec, { rootfs, user, hostname, pidOf: this.pidOf, volumeSources, secretEnv: env, ...(net ? { netnsPath: net.netnsPath } : {}) });
+      const cfg = await ociConfigFor(this.layout, rec, { rootfs, user, hostname, pidOf: this.pidOf, volumeSources, secretEnv: env, ...(netnsPath !== undefined ? { netnsPath } : {}) });
       const spec = buildRuntimeSpec(cfg, await this.hostFacts());
       await this.rt.writeBundle(bundle, spec);
       await fsp.rm(path.join(this.layout.userdata(id), 'exit'), { force: true });
       const s = rec.spec;
-      const { pid, conmonPid } = await this.rt.create({
+      created = this.rt.create({
         id,
         name: rec.name,
         bundle,
@@ -340,10 +348,22 @@ export class ContainerManager {
         timeout: s.timeout || undefined,
         ...(restore ? { restore } : {}),
       });
+      const [c, n] = await Promise.allSettled([created, netP]);
+      // A network failure first: it may be why runc failed (its namespace went away).
+      if (n.status === 'rejected') throw n.reason;
+      if (c.status === 'rejected') throw c.reason;
+      const net = n.value;
+      if (net) {
+        this.store.patchState(id, { net: { status: net.status, ports: net.ports } });
+        await writeEtcFiles(this.layout, rec, hostname, net);
+      }
+      const { pid, conmonPid } = c.value;
       const next = this.store.patchState(id, { status: 'initialized', pid, conmonPid, error: '', mounted: true })!;
       this.notify(id);
       return next;
     } catch (err) {
+      // Nothing may still be under way when its leftovers are removed.
+      await Promise.allSettled([netP, created]);
       await this.rt.cleanup(id, { bundle }).catch(() => {});
       await this.resources.release(id);
       await this.releaseRootfs(id, true);

@@ -1,6 +1,7 @@
 // The service's side of exits: at start, containers whose state went stale while no service
-// ran are settled (exits recorded, starts and removes cut short undone, leftovers without a
-// record removed); then conmon's exit directory is watched and each exit reaped at once.
+// ran are settled (exits recorded, starts and removes cut short undone, networks of containers
+// that do not run torn down, leftovers without a record removed); then conmon's exit directory
+// is watched and each exit reaped at once.
 import { existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import { isMountPoint } from '../storage/overlay.js';
 import { pidAlive } from './locks.js';
@@ -76,6 +77,15 @@ export class ExitWatcher {
           await this.m.releaseRootfs(after.id, false);
         }
       }).catch((err: unknown) => this.m.warn(`settling container ${rec.id}: ${(err as Error).message}`));
+    }
+    // Networks of containers that do not run: left by a service that died while tearing them
+    // down, letting them linger, or setting them up for a start it did not finish.
+    for (const id of (await this.m.networks?.containersWithNetwork().catch(() => [])) ?? []) {
+      await this.m.locked(id, async () => {
+        const cur = this.m.fresh(id);
+        if (cur && isActive(cur.state.status)) return;
+        await this.m.networks!.teardownContainerNetwork(id);
+      }).catch((err: unknown) => this.m.warn(`tearing down the network of ${id}: ${(err as Error).message}`));
     }
     // Leftovers of creates and removes that were cut short: directories and runc state without a row.
     try {

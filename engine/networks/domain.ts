@@ -27,6 +27,7 @@ import type {
   PerNetworkRequest,
   SetupContainerNetworkOptions,
   SetupContainerNetworkReport,
+  SetupContainerNetworkStages,
 } from './types.js';
 
 export interface NetworksDomainOptions {
@@ -84,12 +85,24 @@ export class NetworksDomain implements NetworksEngine {
     this.hooks = hooks;
   }
 
-  setupContainerNetwork(opts: SetupContainerNetworkOptions): Promise<SetupContainerNetworkReport> {
-    return this.sandboxes.setup(opts);
+  /** `stages.namespaceReady` learns the namespace path before netavark is done (see sandbox.ts). */
+  setupContainerNetwork(opts: SetupContainerNetworkOptions, stages?: SetupContainerNetworkStages): Promise<SetupContainerNetworkReport> {
+    return this.sandboxes.setup(opts, stages);
   }
 
-  teardownContainerNetwork(containerId: string): Promise<void> {
-    return this.sandboxes.teardown(containerId);
+  /** With `lingerMs` (the service, at an exit), the teardown may happen that much later (see sandbox.ts). */
+  teardownContainerNetwork(containerId: string, opts?: { lingerMs?: number }): Promise<void> {
+    return this.sandboxes.teardown(containerId, opts);
+  }
+
+  /** Runs lingering teardowns now and waits for every teardown under way in this process. */
+  settleTeardowns(): Promise<void> {
+    return this.sandboxes.settleAll();
+  }
+
+  /** Containers with a network record: set up, lingering, or left by a process that died. */
+  containersWithNetwork(): Promise<string[]> {
+    return this.sandboxes.containerIds();
   }
 
   async connectContainerNetwork(containerId: string, network: string, opts: PerNetworkRequest = {}): Promise<NetworkAttachment> {

@@ -19,7 +19,9 @@
 //     removeContainers?(ids)              -> Promise<void>            Libpod network rm --force
 //   })
 //
-// At start, before runc create (the container's network must exist first):
+// At start, before runc create (the container's network must exist first; with
+// { namespaceReady(netnsPath) } as the second argument, runc create may run as soon as the
+// namespace exists, while netavark works: the network is complete when the promise resolves):
 //
 //   const net = await networks.setupContainerNetwork({
 //     containerId,                 // 64 hex
@@ -49,6 +51,7 @@
 // At cleanup (service or `cleanup` process, also with the service down; idempotent, safe to
 // call for a container that never had a network):
 //   await networks.teardownContainerNetwork(containerId);
+// (the service passes { lingerMs } at an exit: see sandbox.ts; settleTeardowns() ends the wait)
 // Running containers: connectContainerNetwork(id, network, {aliases, staticIPs, ...}) ->
 //   NetworkAttachment; disconnectContainerNetwork(id, network); containerNetworkStatus(id) ->
 //   the report above (undefined when not set up), for inspect of a running container.

@@ -10,6 +10,14 @@ import { contains, formatAddr, hostRange, parseAddr, parseCidr, type Cidr } from
 import { readJson, writeFileAtomic } from './lock.js';
 import type { NetworkConfig } from './types.js';
 
+/** Every address of a subnet is allocated (a lingering teardown may be holding one: sandbox.ts). */
+export class AddressesExhausted extends EngineError {
+  constructor(message: string) {
+    super('internal', message);
+    this.name = 'AddressesExhausted';
+  }
+}
+
 interface IpamState {
   /** Address -> container ID. */
   allocated: Record<string, string>;
@@ -94,7 +102,7 @@ export class Ipam {
       if (v === gateway) continue;
       if (!taken.has(formatAddr({ family: cidr.family, value: v }))) return v;
     }
-    throw new EngineError('internal', `no free IP address left in subnet ${sub.subnet} of network ${name}`);
+    throw new AddressesExhausted(`no free IP address left in subnet ${sub.subnet} of network ${name}`);
   }
 
   /** Frees every address `containerId` holds on the network. */

@@ -2,21 +2,34 @@
 // published ports, and the reverse. Everything needed to undo a setup is written to
 // <runroot>/networks/sandboxes/<container id>.json before the first change is made, so a
 // teardown works from a record alone: in a cleanup process while the service is down, or after
-// a crash halfway through a setup. All changes happen under the instance lock.
+// a crash halfway through a setup. What other containers share (netavark on a network: its
+// bridge, firewall rules, addresses) changes only under the instance lock. A container's own
+// namespace and record are its alone: they are made and removed outside the lock, so that runc
+// can create the container in its namespace while an earlier teardown or its own netavark setup
+// still runs.
+//
+// The service may let the network of an exited container linger (teardown with lingerMs): the
+// teardown runs a moment later, unless something needs it done first. A container started in
+// the meantime finds the bridge up; netavark would otherwise remove the bridge and the network's
+// firewall rules when the last container leaves, and create them again for the next one, which
+// costs more than the rest of a start. Only networks nothing else can see linger: no published
+// ports, no DNS (aardvark-dns), no static addresses; the sandbox is marked not ready at once, so
+// that inspect and network inspect show the container as gone.
 import { existsSync } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from '../errors.js';
 import { scanRoutes } from './host.js';
 import { overlaps, parseCidr, parseIpNet, formatAddr, normalizeAddr, normalizeMac } from './ip.js';
-import type { Ipam } from './ipam.js';
+import { AddressesExhausted, type Ipam } from './ipam.js';
 import { readJson, withFileLock, writeFileAtomic } from './lock.js';
 import { dropEmptyChains, netavarkNetwork, netavarkSetup, netavarkTeardown, type NetavarkOptions, type NetavarkPerNetwork, type NetavarkStatus, type NetavarkTools } from './netavark.js';
 import { createNetns, isMounted, removeNetns } from './netns.js';
 import { portRequestsFromDocker, resolvePorts } from './ports.js';
+import { PendingTeardowns } from './teardowns.js';
 import type { NetworkRegistry } from './registry.js';
 import type { NetworkStore } from './store.js';
-import type { NetworkAttachment, NetworkConfig, PerNetworkRequest, PublishedPort, SetupContainerNetworkOptions, SetupContainerNetworkReport } from './types.js';
+import type { NetworkAttachment, NetworkConfig, PerNetworkRequest, PublishedPort, SetupContainerNetworkOptions, SetupContainerNetworkReport, SetupContainerNetworkStages } from './types.js';
 
 interface SandboxNetwork {
   network: NetworkConfig;
@@ -52,7 +65,17 @@ export interface SandboxDeps {
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
+/** Whether the network of an exited container may linger: nothing else can see it (see above). */
+function mayLinger(rec: SandboxRecord): boolean {
+  const nets = Object.values(rec.networks);
+  return rec.mode === 'bridge' && rec.ready && rec.ports.length === 0 && nets.length > 0 && nets.every((n) => !n.network.dns_enabled && !n.request.staticIPs?.length && !n.perNetwork.static_mac);
+}
+
+const wantsStaticIPs = (reqs: Record<string, PerNetworkRequest> | undefined) => Object.values(reqs ?? {}).some((r) => r.staticIPs?.length);
+
 export class Sandboxes {
+  private readonly pending = new PendingTeardowns();
+
   constructor(private readonly d: SandboxDeps) {}
 
   private file(id: string) {
@@ -86,9 +109,13 @@ export class Sandboxes {
     return prefixed.length === 1 ? prefixed[0] : undefined;
   }
 
-  async setup(o: SetupContainerNetworkOptions): Promise<SetupContainerNetworkReport> {
+  async setup(o: SetupContainerNetworkOptions, stages: SetupContainerNetworkStages = {}): Promise<SetupContainerNetworkReport> {
     if (!ID_RE.test(o.containerId)) throw new EngineError('invalid-argument', `invalid container ID "${o.containerId}"`);
-    return this.locked(async () => {
+    // This container's own earlier teardown first; all lingering ones when an address they may hold is asked for.
+    await this.pending.settle(o.containerId);
+    if (wantsStaticIPs(o.networks)) await this.settleAll();
+    if (o.mode === 'bridge' || o.mode === 'none') return this.setupOwn(o, stages);
+    const report = await this.locked(async () => {
       const old = await this.read(o.containerId);
       if (old) await this.teardownLocked(old);
       const rec: SandboxRecord = { containerId: o.containerId, name: o.name, mode: 'bridge', netnsPath: '', ownsNetns: false, ports: [], networks: {}, ready: false };
@@ -106,31 +133,68 @@ export class Sandboxes {
         rec.mode = other.mode === 'host' ? 'host' : 'container';
         rec.netnsPath = other.netnsPath;
         rec.joined = other.containerId;
-      } else if (mode === 'none') {
-        rec.mode = 'none';
-        rec.netnsPath = join(this.d.netnsDir, o.containerId);
-        rec.ownsNetns = true;
-      } else {
-        rec.netnsPath = join(this.d.netnsDir, o.containerId);
-        rec.ownsNetns = true;
-        rec.dnsServers = o.dnsServers?.map((s) => normalizeAddr(s) ?? s);
-        await this.prepareBridge(rec, o);
       }
+      rec.ready = true;
       await this.save(rec);
-      try {
-        if (rec.ownsNetns) {
-          if (existsSync(rec.netnsPath)) await removeNetns(rec.netnsPath);
-          await createNetns(rec.netnsPath);
-        }
-        if (rec.mode === 'bridge') await this.attach(rec, Object.keys(rec.networks), rec.ports);
-        rec.ready = true;
-        await this.save(rec);
-      } catch (err) {
-        await this.teardownLocked(rec).catch(() => {});
-        throw err instanceof EngineError ? err : new EngineError('internal', `setting up the network of container ${o.name}: ${(err as Error).message}`, err);
-      }
       return this.report(rec);
     });
+    stages.namespaceReady?.(report.netnsPath);
+    return report;
+  }
+
+  /** Bridge and none modes: the container's own namespace (outside the lock), then netavark (under it). */
+  private async setupOwn(o: SetupContainerNetworkOptions, stages: SetupContainerNetworkStages): Promise<SetupContainerNetworkReport> {
+    if (await this.read(o.containerId)) await this.teardown(o.containerId);
+    const rec: SandboxRecord = { containerId: o.containerId, name: o.name, mode: o.mode === 'none' ? 'none' : 'bridge', netnsPath: join(this.d.netnsDir, o.containerId), ownsNetns: true, ports: [], networks: {}, ready: false };
+    if (rec.mode === 'bridge') rec.dnsServers = o.dnsServers?.map((s) => normalizeAddr(s) ?? s);
+    const failed = (err: unknown) => (err instanceof EngineError ? err : new EngineError('internal', `setting up the network of container ${o.name}: ${(err as Error).message}`, err));
+    await this.save(rec);
+    try {
+      if (existsSync(rec.netnsPath)) await removeNetns(rec.netnsPath);
+      await createNetns(rec.netnsPath);
+    } catch (err) {
+      await unlink(this.file(rec.containerId)).catch(() => {});
+      throw failed(err);
+    }
+    stages.namespaceReady?.(rec.netnsPath);
+    if (rec.mode === 'none') {
+      rec.ready = true;
+      await this.save(rec);
+      return this.report(rec);
+    }
+    // The namespace is the caller's now (runc may be in it): a failure undoes netavark and the
+    // addresses under the lock, and the namespace only once no retry will use it.
+    const attachLocked = () =>
+      this.locked(async () => {
+        try {
+          await this.prepareBridge(rec, o);
+          await this.attach(rec, Object.keys(rec.networks), rec.ports);
+          rec.ready = true;
+          await this.save(rec);
+          return this.report(rec);
+        } catch (err) {
+          await this.releaseLocked(rec).catch(() => {});
+          rec.networks = {};
+          rec.ports = [];
+          throw err;
+        }
+      });
+    try {
+      return await attachLocked();
+    } catch (err) {
+      let last = err;
+      // Addresses held by lingering teardowns are freed, once, before giving up.
+      if (err instanceof AddressesExhausted && this.pending.size) {
+        await this.settleAll();
+        try {
+          return await attachLocked();
+        } catch (e2) {
+          last = e2;
+        }
+      }
+      await this.removeOwn(rec);
+      throw failed(last);
+    }
   }
 
   /** Resolves networks, interface names and ports into the record (nothing changed on the host yet). */
@@ -205,24 +269,71 @@ export class Sandboxes {
     return opts;
   }
 
-  async teardown(containerId: string): Promise<void> {
-    await this.locked(async () => {
-      const rec = await this.read(containerId);
-      if (rec) return this.teardownLocked(rec);
-      // No record: a namespace file left by a crash before the record was written.
-      if (ID_RE.test(containerId)) await removeNetns(join(this.d.netnsDir, containerId));
+  /**
+   * Tears the container's network down (idempotent). With `lingerMs`, a network that may linger
+   * (see above) is torn down that much later, or as soon as something needs it done; the
+   * promise resolves when the teardown is done either way. A teardown already pending for the
+   * container is started now and waited for.
+   */
+  teardown(containerId: string, opts: { lingerMs?: number } = {}): Promise<void> {
+    const lingerMs = opts.lingerMs ?? 0;
+    return this.pending.schedule(
+      containerId,
+      () => this.teardownNow(containerId),
+      lingerMs > 0
+        ? async () => {
+            const rec = await this.read(containerId);
+            if (!rec || !mayLinger(rec)) return 0;
+            // Not ready any more: the container is gone for whoever asks (status, network inspect).
+            await this.save({ ...rec, ready: false });
+            return lingerMs;
+          }
+        : undefined,
+    );
+  }
+
+  /** Starts every lingering teardown now and waits for all those under way. */
+  settleAll(): Promise<void> {
+    return this.pending.settleAll();
+  }
+
+  /** IDs of the containers that have a network record (set up, lingering, or left by a crash). */
+  async containerIds(): Promise<string[]> {
+    const names = await readdir(join(this.d.stateDir, 'sandboxes')).catch(() => [] as string[]);
+    return names.filter((n) => ID_RE.test(n.slice(0, -5)) && n.endsWith('.json')).map((n) => n.slice(0, -5));
+  }
+
+  private async teardownNow(containerId: string): Promise<void> {
+    const { rec, errors } = await this.locked(async () => {
+      const r = await this.read(containerId);
+      return { rec: r, errors: r ? await this.releaseLocked(r) : [] };
     });
+    if (rec) errors.push(...(await this.removeOwn(rec)));
+    // No record: a namespace file left by a crash before the record was written.
+    else if (ID_RE.test(containerId)) await removeNetns(join(this.d.netnsDir, containerId));
+    if (errors.length) throw new EngineError('internal', `tearing down the network of container ${rec?.name ?? containerId}: ${errors.join('; ')}`);
+  }
+
+  /** Under the lock: netavark teardown and the addresses; the record then names only what is the container's own. */
+  private async releaseLocked(rec: SandboxRecord): Promise<string[]> {
+    const names = Object.keys(rec.networks);
+    if (rec.mode !== 'bridge' || !names.length) return [];
+    const errors = await this.netavarkDown(rec, names);
+    for (const n of Object.values(rec.networks)) await this.d.ipam.release(n.network.id, rec.containerId);
+    await this.save({ ...rec, networks: {}, ports: [], ready: false });
+    return errors;
+  }
+
+  /** The container's own namespace, then its record (no lock needed: nothing else uses them). */
+  private async removeOwn(rec: SandboxRecord): Promise<string[]> {
+    const errors: string[] = [];
+    if (rec.ownsNetns) await removeNetns(rec.netnsPath).catch((e: Error) => errors.push(e.message));
+    await unlink(this.file(rec.containerId)).catch(() => {});
+    return errors;
   }
 
   private async teardownLocked(rec: SandboxRecord): Promise<void> {
-    const errors: string[] = [];
-    const names = Object.keys(rec.networks);
-    if (rec.mode === 'bridge' && names.length) {
-      errors.push(...(await this.netavarkDown(rec, names)));
-      for (const n of Object.values(rec.networks)) await this.d.ipam.release(n.network.id, rec.containerId);
-    }
-    if (rec.ownsNetns) await removeNetns(rec.netnsPath).catch((e: Error) => errors.push(e.message));
-    await unlink(this.file(rec.containerId)).catch(() => {});
+    const errors = [...(await this.releaseLocked(rec)), ...(await this.removeOwn(rec))];
     if (errors.length) throw new EngineError('internal', `tearing down the network of container ${rec.name}: ${errors.join('; ')}`);
   }
 
@@ -264,6 +375,7 @@ export class Sandboxes {
   }
 
   async connect(containerId: string, network: NetworkConfig, req: PerNetworkRequest): Promise<NetworkAttachment> {
+    if (req.staticIPs?.length) await this.settleAll();
     return this.locked(async () => {
       const rec = await this.read(containerId);
       if (!rec?.ready) throw new EngineError('invalid-argument', `container ${containerId} has no network set up (is it running?)`);

@@ -104,6 +104,12 @@ export interface SetupContainerNetworkOptions {
   dnsServers?: string[];
 }
 
+/** What a caller of setupContainerNetwork may learn before the setup is complete. */
+export interface SetupContainerNetworkStages {
+  /** The namespace exists (nothing attached yet): runc may create the container in it now. */
+  namespaceReady?: (netnsPath: string) => void;
+}
+
 export interface SetupContainerNetworkReport {
   /** The namespace file to give runc (namespaces: [{type: network, path}]); '' for host mode. */
   netnsPath: string;

@@ -244,6 +244,57 @@ describe('networks engine: container namespaces with netavark', function () {
     await net.networkRemove('dual');
   });
 
+  it('hands out the namespace before netavark is done (namespaceReady), then completes the setup in it', async () => {
+    const id = newId();
+    const record = join(ctx.runroot, 'networks', 'sandboxes', `${id}.json`);
+    let atReady: { path: string; mounted: boolean; ready: boolean } | undefined;
+    const r = await net.setupContainerNetwork(
+      { containerId: id, name: 'staged', mode: 'bridge' },
+      {
+        namespaceReady: (path) => {
+          const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+          atReady = { path, mounted, ready: (JSON.parse(readFileSync(record, 'utf8')) as { ready: boolean }).ready };
+        },
+      },
+    );
+    try {
+      // The namespace existed (a mount) and nothing was attached yet; the recorded setup came first.
+      expect(atReady).to.deep.equal({ path: r.netnsPath, mounted: true, ready: false });
+      expect(await inNetns(r.netnsPath, ['ip', '-br', 'link'])).to.contain('eth0');
+    } finally {
+      await net.teardownContainerNetwork(id);
+    }
+    expect(await leftovers([id, r.status.podman!.addresses[0]!.address], [join(ctx.runroot, 'netns')])).to.deep.equal([]);
+  });
+
+  it('lets a network nobody can see linger after the exit (the bridge stays up for the next container), and tears it down on demand', async () => {
+    const [a, b, p] = [newId(), newId(), newId()];
+    const ra = await net.setupContainerNetwork({ containerId: a, name: 'linger-a', mode: 'bridge' });
+    const bridge = (await net.resolveNetwork('bridge')).network_interface;
+    const lingering = net.teardownContainerNetwork(a, { lingerMs: 600_000 });
+    // Gone for whoever asks at once, still on the bridge.
+    await retry(async () => {
+      if (await net.containerNetworkStatus(a)) throw new Error('still ready');
+    });
+    expect((await net.networkInspect('podman')).containers.map((c) => c.id)).to.not.include(a);
+    expect(await net.containersWithNetwork()).to.include(a);
+    expect(await vethsOnBridge(bridge)).to.have.length(1);
+    // The next container joins the bridge that is still up.
+    const rb = await net.setupContainerNetwork({ containerId: b, name: 'linger-b', mode: 'bridge' });
+    expect(await vethsOnBridge(bridge)).to.have.length(2);
+    // Published ports (like DNS names and static addresses) never linger: torn down before the promise resolves.
+    const rp = await net.setupContainerNetwork({ containerId: p, name: 'linger-p', mode: 'bridge', portMappings: [{ containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1', hostPort: 0 }] });
+    await net.teardownContainerNetwork(p, { lingerMs: 600_000 });
+    expect(existsSync(rp.netnsPath)).to.equal(false);
+    // settleTeardowns starts the lingering one now.
+    await net.settleTeardowns();
+    await lingering;
+    expect(existsSync(ra.netnsPath)).to.equal(false);
+    expect(await net.containersWithNetwork()).to.not.include(a);
+    await net.teardownContainerNetwork(b);
+    expect(await leftovers([a, b, p, ra.status.podman!.addresses[0]!.address, rb.status.podman!.addresses[0]!.address, bridge], [join(ctx.runroot, 'netns')])).to.deep.equal([]);
+  });
+
   it('none, host, container and ns modes', async () => {
     const n = await net.setupContainerNetwork({ containerId: alpha.id, name: 'alpha', mode: 'none' });
     expect(await inNetns(n.netnsPath, ['ip', '-br', 'link'])).to.match(/^lo\s+UNKNOWN/).and.not.contain('eth0');

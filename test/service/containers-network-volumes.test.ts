@@ -3,9 +3,13 @@
 // rm -v), through the networks and volumes domains.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { TestService } from '../helpers/service.js';
-import { canRunContainers, createContainer, demux, hijackRequest, inspect, runContainer, shutdown, startWithImage, textOf, waitExit } from '../helpers/containers.js';
+import { canRunContainers, conmonsMentioning, createContainer, demux, hijackRequest, inspect, mountsUnder, runcStates, runContainer, shutdown, startWithImage, textOf, waitExit } from '../helpers/containers.js';
 
 const hasNetavark = () => ['/usr/lib/podman/netavark', '/usr/libexec/podman/netavark'].some((p) => spawnSync('test', ['-x', p]).status === 0);
 
@@ -68,6 +72,53 @@ function httpGet(port: number, path: string): Promise<string> {
     await svc.request('DELETE', `/v1.40/containers/${id}?force=1`);
     // The port is free again.
     expect(await httpGet(port, '/').catch(() => 'refused')).to.equal('refused');
+  });
+
+  it('default network, one container after another: each has its address in /etc/hosts and on eth0; an exited one shows none', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = await runContainer(svc, { Cmd: ['sh', '-c', 'ip -4 -o addr show eth0; cat /etc/hosts'] });
+      expect(await waitExit(svc, id)).to.equal(0);
+      const logs = textOf(demux((await svc.request('GET', `/v1.40/containers/${id}/logs?stdout=1`)).body), 1);
+      const addr = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(logs)?.[1];
+      expect(addr, logs).to.be.a('string');
+      // /etc/hosts names the container at that address (written once the network was up, before the start).
+      expect(logs).to.match(new RegExp(`^${addr!.replace(/\./g, '\\.')}\\s.*${id.slice(0, 12)}`, 'm'));
+      seen.push(addr!);
+      // Exited: no address in inspect; network inspect stops listing it (its teardown runs after the exit).
+      const j = await inspect(svc, id);
+      expect(j.NetworkSettings.IPAddress).to.equal('');
+      const listed = async () => Object.keys((await svc.request('GET', '/v1.40/networks/bridge')).json().Containers ?? {}).includes(id);
+      for (let t = 0; t < 50 && (await listed()); t++) await new Promise((r) => setTimeout(r, 20));
+      expect(await listed()).to.equal(false);
+      expect((await svc.request('DELETE', `/v1.40/containers/${id}`)).status).to.equal(204);
+    }
+    expect(new Set(seen).size).to.equal(3);
+  });
+
+  it('a start whose network cannot be set up (host port taken) answers 500 and leaves nothing; it starts once the port is free', async () => {
+    const server = createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const id = await createContainer(svc, { Cmd: ['true'], ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } } });
+    try {
+      const r = await svc.request('POST', `/v1.40/containers/${id}/start`);
+      expect(r.status).to.equal(500);
+      expect(r.json().message).to.contain(String(port));
+      expect((await inspect(svc, id)).State.Status).to.equal('created');
+      // runc may have created the container while the network was being set up: all of it is gone.
+      expect(runcStates(svc)).to.deep.equal([]);
+      expect(conmonsMentioning(id)).to.deep.equal([]);
+      expect(mountsUnder(svc.dir).filter((m) => m.includes(id))).to.deep.equal([]);
+      expect(existsSync(join(svc.runroot, 'netns', id))).to.equal(false);
+      expect(existsSync(join(svc.runroot, 'networks', 'sandboxes', `${id}.json`))).to.equal(false);
+    } finally {
+      server.close();
+    }
+    await once(server, 'close');
+    expect((await svc.request('POST', `/v1.40/containers/${id}/start`)).status).to.equal(204);
+    expect(await waitExit(svc, id)).to.equal(0);
+    expect((await svc.request('DELETE', `/v1.40/containers/${id}`)).status).to.equal(204);
   });
 
   it('resolves container names on a user network, connects and disconnects running containers', async () => {

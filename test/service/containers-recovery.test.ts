@@ -1,11 +1,26 @@
 // Black-box: the service killed with containers running, exits handled by the cleanup command
 // while it is down, and concurrent clients.
 import { expect } from 'chai';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestService, waitFor } from '../helpers/service.js';
 import { loadBusyboxImage } from '../helpers/test-image.js';
-import { canRunContainers, conmonsMentioning, inspect, IMAGE, runContainer, shutdown, waitExit } from '../helpers/containers.js';
+import { canRunContainers, conmonsMentioning, inspect, IMAGE, mountsUnder, runContainer, shutdown, waitExit } from '../helpers/containers.js';
+
+/** `tspod container cleanup` processes (and the exit commands starting them) of a run root. */
+function cleanupsOf(runroot: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('cleanup') && argv.includes(runroot)) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
 
 (canRunContainers() ? describe : describe.skip)('containers: recovery and concurrency (real containers)', function () {
   this.timeout(90_000);
@@ -28,7 +43,8 @@ import { canRunContainers, conmonsMentioning, inspect, IMAGE, runContainer, shut
       const killedAt = Date.now();
       writeFileSync(join(trigger, 'go'), '');
       // While the service is down, conmon's exit command (tspod container cleanup) handles the exits.
-      await waitFor(() => conmonsMentioning(svc.runroot).length === 1, 20_000, 'the exited containers to be cleaned up');
+      // (A cleanup process applying the restart policy is alive until the container runs again.)
+      await waitFor(() => conmonsMentioning(svc.runroot).length === 1 && cleanupsOf(svc.runroot).length === 0, 20_000, 'the exited containers to be cleaned up');
       await new Promise((r) => setTimeout(r, 300));
       await svc.start();
       const q = await inspect(svc, quick);
@@ -66,6 +82,30 @@ import { canRunContainers, conmonsMentioning, inspect, IMAGE, runContainer, shut
       await svc.start();
       const j = await inspect(svc, id);
       expect(j.State).to.include({ Status: 'exited', ExitCode: 4 });
+    } finally {
+      await shutdown(svc);
+    }
+  });
+
+  it('tears down, at its next start, the network a SIGKILLed service had not torn down yet', async () => {
+    // A long linger, so that the kill surely lands in it however slow the machine.
+    const svc = await TestService.start({ env: { TSPOD_NETWORK_LINGER_MS: '60000' } });
+    try {
+      await loadBusyboxImage(svc);
+      const id = await runContainer(svc, { Cmd: ['true'] });
+      expect(await waitExit(svc, id)).to.equal(0);
+      // The service tears the network of an exited container down a moment after the exit (it lingers).
+      svc.proc.kill('SIGKILL');
+      await svc.exited;
+      const netns = join(svc.runroot, 'netns', id);
+      expect(existsSync(netns), 'the namespace before the restart').to.equal(true);
+      await svc.start();
+      await waitFor(() => !existsSync(netns) && readdirSync(join(svc.runroot, 'networks', 'sandboxes')).length === 0, 20_000, 'the network to be torn down');
+      expect(mountsUnder(join(svc.runroot, 'netns'))).to.deep.equal([]);
+      // The container itself is as it was: exited, and it starts again on the network.
+      expect((await inspect(svc, id)).State).to.include({ Status: 'exited', ExitCode: 0 });
+      expect((await svc.request('POST', `/v1.40/containers/${id}/start`)).status).to.equal(204);
+      expect(await waitExit(svc, id)).to.equal(0);
     } finally {
       await shutdown(svc);
     }
