@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertMatchesSchema } from '../helpers/schema.js';
-import type { TestService } from '../helpers/service.js';
+import { waitFor, type TestService } from '../helpers/service.js';
 import {
   IMAGE,
   canRunContainers,
@@ -202,6 +202,8 @@ const fixture = JSON.parse(readFileSync(new URL('../../../../shared/notes/fixtur
 
   it('stops a process that ignores SIGTERM with SIGKILL after t', async () => {
     const id = await runContainer(svc, { Cmd: ['sh', '-c', 'trap "" TERM; echo ready; while true; do sleep 0.1; done'] });
+    // Not before the trap is set: a SIGTERM earlier would end the shell at once.
+    await waitFor(async () => (await svc.request('GET', `/v1.40/containers/${id}/logs?stdout=1`)).body.includes('ready'), 10_000, 'the trap to be set');
     const t0 = Date.now();
     const r = await svc.request('POST', `/v1.40/containers/${id}/stop?t=1`);
     const took = Date.now() - t0;
