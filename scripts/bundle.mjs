@@ -1,10 +1,15 @@
 #!/usr/bin/env node
-// Bundles the compiled service (dist/cli/main.js and everything it imports, dependencies
-// included) into dist/bundle/: one module to load at start instead of hundreds, which is most
-// of a Node cold start. The API pipeline stays a separate chunk, loaded after listen.
+// Bundles the compiled service into dist/bundle/:
+//   tspod.js (+ chunks)  dist/cli/main.js and everything it imports, dependencies included: one
+//                        module to load at start instead of hundreds, which is most of a Node
+//                        cold start. Commands other than the service load their own chunks.
+//   pipeline.script.js   what the service loads after it listens (server/pipeline.ts: the API
+//                        pipeline and the engine) as one script, and pipeline.cache, its V8
+//                        code cache (see server/load-pipeline.ts).
 // Native addons (better-sqlite3) and the generated validators stay outside.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +22,13 @@ const stubUnused = {
   setup(b) {
     const filter = new RegExp(`^(${UNUSED.map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})$`);
     b.onResolve({ filter }, () => ({ path: join(root, 'scripts/bundle-stubs/unused-by-tspod.cjs') }));
+  },
+};
+// In the module bundle, the pipeline is the script built below, never chunks of its own.
+const pipelineScript = {
+  name: 'pipeline-script',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/pipeline\.js$/ }, (args) => (args.importer.endsWith('load-pipeline.js') ? { path: './pipeline.js', external: true } : undefined));
   },
 };
 rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
@@ -32,6 +44,36 @@ await build({
   // Bundled CommonJS dependencies call require() for Node's own modules.
   banner: { js: "import { createRequire as __tspodCreateRequire } from 'node:module'; const require = __tspodCreateRequire(import.meta.url);" },
   legalComments: 'none',
+  plugins: [stubUnused, pipelineScript],
+  logLevel: 'warning',
+});
+
+await build({
+  entryPoints: [join(root, 'dist/server/pipeline.js')],
+  outfile: join(root, 'dist/bundle/pipeline.script.js'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: ['better-sqlite3'],
+  // A function expression that server/load-pipeline.ts compiles and calls with what Node gives a
+  // CommonJS module, and the URL of the file as __tspodMeta.url (for import.meta.url).
+  banner: { js: '(function (exports, require, module, __filename, __dirname, __tspodMeta) {' },
+  footer: { js: '})' },
+  define: { 'import.meta.url': '__tspodMeta.url' },
+  legalComments: 'none',
   plugins: [stubUnused],
   logLevel: 'warning',
 });
+// ASCII only: V8 keeps a source with any other character as a two-byte string, which doubles
+// what the script's source costs in memory (3.7 MB instead of 1.8). esbuild escapes strings
+// but leaves regular expressions (µs in durations) and comments as they are; \uXXXX means the
+// same there.
+const pipelineFile = join(root, 'dist/bundle/pipeline.script.js');
+writeFileSync(pipelineFile, readFileSync(pipelineFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+// The code cache, made under the service's own node flags (bin/tspod.js's #! line).
+const shebang = readFileSync(join(root, 'bin/tspod.js'), 'utf8').split('\n', 1)[0];
+const nodeFlags = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(shebang)?.[1].trim().split(/\s+/) ?? [];
+const made = spawnSync(process.execPath, [...nodeFlags, join(root, 'scripts/pipeline-cache.mjs'), join(root, 'dist/bundle/pipeline.script.js'), join(root, 'dist/bundle/pipeline.cache')], { stdio: 'inherit' });
+// Without a cache the script compiles from source, as before.
+if (made.status !== 0) process.stderr.write('bundle: no code cache for the pipeline (scripts/pipeline-cache.mjs failed)\n');

@@ -6,12 +6,18 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 // Answers that last as long as the client wants (events, logs --follow, stats streams): at
-// shutdown they are cut at once instead of waited for.
-const longLived = new WeakSet<Socket>();
+// shutdown they are cut at once instead of waited for. The mark is on the socket itself, under
+// a registered symbol: the bundled API pipeline (server/pipeline.ts) has its own copy of this
+// module, which must mark sockets the service's copy sees.
+const LONG_LIVED = Symbol.for('tspod.longLived');
 
 /** Marks the connection of a streaming answer as long-lived (see ConnectionTracker.drain). */
 export function markLongLived(socket: Socket | null): void {
-  if (socket) longLived.add(socket);
+  if (socket) (socket as Socket & { [LONG_LIVED]?: true })[LONG_LIVED] = true;
+}
+
+function isLongLived(socket: Socket): boolean {
+  return (socket as Socket & { [LONG_LIVED]?: true })[LONG_LIVED] === true;
 }
 
 export class ConnectionTracker {
@@ -98,7 +104,7 @@ export class ConnectionTracker {
 
   /** Resolves when nothing is in flight, or after graceMs (then the rest is cut). Streams are cut at once. */
   async drain(graceMs: number): Promise<void> {
-    for (const socket of this.sockets) if (longLived.has(socket)) socket.destroy();
+    for (const socket of this.sockets) if (isLongLived(socket)) socket.destroy();
     if (this.active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

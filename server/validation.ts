@@ -15,10 +15,18 @@ type ValidatorModule = Record<string, Validator>;
 
 const modules = new Map<SpecName, Promise<ValidatorModule>>();
 
+// The bundle compiles this module into a script (server/load-pipeline.ts), where import() has
+// no module loader behind it: the loader then hands over one of the service's own modules.
+let importModule = (url: string): Promise<unknown> => import(url);
+
+export function useModuleImporter(importer: (url: string) => Promise<unknown>): void {
+  importModule = importer;
+}
+
 function load(spec: SpecName): Promise<ValidatorModule> {
   let mod = modules.get(spec);
   if (!mod) {
-    mod = import(pathToFileURL(generatedFile(`${spec}.validators.js`)).href) as Promise<ValidatorModule>;
+    mod = importModule(pathToFileURL(generatedFile(`${spec}.validators.js`)).href) as Promise<ValidatorModule>;
     modules.set(spec, mod);
   }
   return mod;
