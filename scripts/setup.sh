@@ -37,11 +37,14 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund >&2
 fi
 
-# Build when a source is newer than the last build.
+# Build when a source is newer than the last build, or node changed: the bundle's V8 code cache
+# (dist/bundle/pipeline.cache) holds only for the node, and the node flags of bin/tspod.js's #!
+# line, that made it. The stamp records the node version.
 stamp=dist/.build-stamp
-if [[ ! -f $stamp ]] || [[ -n $(find cli server handlers engine scripts test generated tsconfig.json package.json -newer "$stamp" -type f -print -quit 2>/dev/null) ]]; then
+node_version=$(node --version)
+if [[ ! -f $stamp || $(<"$stamp") != "$node_version" ]] || [[ -n $(find bin cli server handlers engine scripts test generated tsconfig.json package.json -newer "$stamp" -type f -print -quit 2>/dev/null) ]]; then
   echo "setup: build" >&2
   npx tsc -p tsconfig.json >&2
   node scripts/bundle.mjs >&2
-  touch "$stamp"
+  echo "$node_version" >"$stamp"
 fi
