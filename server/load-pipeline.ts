@@ -10,6 +10,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 
 export type Pipeline = typeof import('./pipeline.js');
+/** The bundled script also carries the generated validators. */
+type PipelineScript = Pipeline & { loadValidators: import('./pipeline.js').ValidatorLoader };
 
 let loading: Promise<Pipeline> | undefined;
 
@@ -21,8 +23,8 @@ export function loadPipeline(): Promise<Pipeline> {
 async function load(): Promise<Pipeline> {
   const script = fileURLToPath(new URL('./pipeline.script.js', import.meta.url));
   if (!existsSync(script)) return import('./pipeline.js');
-  const pipeline = (await runScript(script)).exports as Pipeline;
-  pipeline.useModuleImporter((url) => import(url));
+  const pipeline = (await runScript(script)).exports as PipelineScript;
+  pipeline.useValidatorLoader(pipeline.loadValidators);
   return pipeline;
 }
 
