@@ -7,7 +7,7 @@
 //                        pipeline and the engine, and the generated validators) as one
 //                        script, and pipeline.cache, its V8 code cache (see
 //                        server/load-pipeline.ts, scripts/pipeline-script.mjs).
-// Native addons (better-sqlite3) stay outside.
+// Native addons (better-sqlite3's) stay outside.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -84,7 +84,9 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3'],
+  // better-sqlite3's JavaScript is in the script (compiled from the cache, no module lookups);
+  // its native addon is required from node_modules by engine/sqlite.ts.
+  external: ['*.node'],
   // A function expression that server/load-pipeline.ts compiles and calls with what Node gives a
   // CommonJS module, and the URL of the file as __tspodMeta.url (for import.meta.url).
   banner: { js: '(function (exports, require, module, __filename, __dirname, __tspodMeta) {' },
