@@ -105,9 +105,8 @@ await build({
 // same there.
 const pipelineFile = join(root, 'dist/bundle/pipeline.script.js');
 writeFileSync(pipelineFile, readFileSync(pipelineFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
-// The code cache, made under the service's own node flags (bin/tspod.js's #! line).
-const shebang = readFileSync(join(root, 'bin/tspod.js'), 'utf8').split('\n', 1)[0];
-const nodeFlags = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(shebang)?.[1].trim().split(/\s+/) ?? [];
-const made = spawnSync(process.execPath, [...nodeFlags, join(root, 'scripts/pipeline-cache.mjs'), join(root, 'dist/bundle/pipeline.script.js'), join(root, 'dist/bundle/pipeline.cache')], { stdio: 'inherit' });
+// The code cache, made by this node under default V8 flags, as the service runs (see
+// server/heap.ts: its heap flags are set only once it has loaded).
+const made = spawnSync(process.execPath, [join(root, 'scripts/pipeline-cache.mjs'), join(root, 'dist/bundle/pipeline.script.js'), join(root, 'dist/bundle/pipeline.cache')], { stdio: 'inherit' });
 // Without a cache the script compiles from source, as before.
 if (made.status !== 0) process.stderr.write('bundle: no code cache for the pipeline (scripts/pipeline-cache.mjs failed)\n');

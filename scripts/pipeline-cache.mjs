@@ -1,6 +1,6 @@
 // Makes dist/bundle/pipeline.cache, the V8 code cache of dist/bundle/pipeline.script.js (see
-// server/load-pipeline.ts). scripts/bundle.mjs runs it with the node flags of bin/tspod.js's #!
-// line: V8 takes a cache only under the flags it was made with. Before taking the cache it
+// server/load-pipeline.ts). V8 takes a cache only from the same node under the same V8 flags
+// (the defaults: scripts/bundle.mjs runs this with none). Before taking the cache it
 // runs what a first request runs (engine on a scratch root, one GET /v1.40/containers/json
 // through the app), so that those functions are in the cache compiled, not only the top level.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

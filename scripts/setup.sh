@@ -38,8 +38,8 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 # Build when a source is newer than the last build, or node changed: the bundle's V8 code cache
-# (dist/bundle/pipeline.cache) holds only for the node, and the node flags of bin/tspod.js's #!
-# line, that made it. The stamp records the node version.
+# (dist/bundle/pipeline.cache) holds only for the node that made it. The stamp records its
+# version.
 stamp=dist/.build-stamp
 node_version=$(node --version)
 if [[ ! -f $stamp || $(<"$stamp") != "$node_version" ]] || [[ -n $(find bin cli server handlers engine scripts test generated tsconfig.json package.json -newer "$stamp" -type f -print -quit 2>/dev/null) ]]; then

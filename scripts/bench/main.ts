@@ -36,8 +36,7 @@ const USAGE = `usage: node dist/scripts/bench/main.js [options]
   --json FILE           also write every figure (samples included) as JSON
   --suite NAME[,NAME]   run only these suites (see --list)
   --client-workers N    load-client threads at concurrency > 1 (default 2)
-  --node-flags FLAGS    extra node flags for tspod (experiments), after those of bin/tspod.js's #! line,
-                        e.g. --node-flags=--max-semi-space-size=4
+  --node-flags FLAGS    extra node flags for tspod (experiments), e.g. --node-flags=--max-semi-space-size=4
   --snapshot            run tspod from a copy of its build taken at the start, so that
                         rebuilds in the checkout during the run do not mix builds
   --inherit-env         run the services with this environment (default: PATH, LANG, HOME only,

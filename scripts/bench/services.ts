@@ -86,32 +86,22 @@ export function snapshotTspod(repoRoot: string, into: string): string {
   throw new Error('tspod was being rebuilt throughout: no consistent snapshot of its build');
 }
 
-/** The node flags on bin/tspod.js's `#!/usr/bin/env -S node FLAGS` line (the service's heap settings). */
-export function binNodeFlags(tspodRoot: string): string[] {
-  const first = readFileSync(join(tspodRoot, 'bin', 'tspod.js'), 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/) : [];
-}
-
 export function tspodSide(ctx: { repoRoot: string; tspodRoot: string; tempDir(name: string): string; options: { tspodNodeFlags: string[] } }): Side {
   const dir = ctx.tempDir('tspod');
   const pkg = JSON.parse(readFileSync(join(ctx.repoRoot, 'package.json'), 'utf8')) as { version: string };
   const commit = spawnSync('git', ['-C', ctx.repoRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
   const dirty = spawnSync('git', ['-C', ctx.repoRoot, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout?.trim() ? '+changes' : '';
   const build = tspodBuild(ctx.tspodRoot);
-  const bin = join(ctx.tspodRoot, 'bin', 'tspod.js');
-  const ownFlags = binNodeFlags(ctx.tspodRoot);
   return {
     name: 'tspod',
-    label: `tspod ${pkg.version} (${commit}${dirty}${ctx.tspodRoot !== ctx.repoRoot ? ', snapshot' : ''}, node ${process.versions.node}${[...ownFlags, ...ctx.options.tspodNodeFlags].map((f) => ` ${f}`).join('')}, ${build.entry === 'dist/bundle/tspod.js' ? 'bundled' : 'unbundled'})`,
+    label: `tspod ${pkg.version} (${commit}${dirty}${ctx.tspodRoot !== ctx.repoRoot ? ', snapshot' : ''}, node ${process.versions.node}${ctx.options.tspodNodeFlags.length ? ` ${ctx.options.tspodNodeFlags.join(' ')}` : ''}, ${build.entry === 'dist/bundle/tspod.js' ? 'bundled' : 'unbundled'})`,
     dir,
-    facts: { version: pkg.version, commit, dirty: !!dirty, node: process.versions.node, entry: build.entry, binNodeFlags: ownFlags, nodeFlags: ctx.options.tspodNodeFlags },
-    // As installed: the command itself, whose #! line starts node with its flags. Extra flags
-    // (--node-flags experiments, profilers) need node on the command line: its own flags
-    // first, so that an experiment's value of the same flag wins.
+    facts: { version: pkg.version, commit, dirty: !!dirty, node: process.versions.node, entry: build.entry, nodeFlags: ctx.options.tspodNodeFlags },
     argv: (socket, nodeFlags = []) => [
-      ...(ctx.options.tspodNodeFlags.length || nodeFlags.length ? [process.execPath, ...ownFlags, ...ctx.options.tspodNodeFlags, ...nodeFlags] : []),
-      bin,
+      process.execPath,
+      ...ctx.options.tspodNodeFlags,
+      ...nodeFlags,
+      join(ctx.tspodRoot, 'bin', 'tspod.js'),
       '--root',
       join(dir, 'root'),
       '--runroot',

@@ -109,10 +109,9 @@ export class TestService {
 
   async start(opts: ServiceOptions = {}): Promise<void> {
     const uri = opts.uri === undefined ? `unix://${this.socketPath}` : opts.uri;
-    // The command itself, as installed (its #! line gives node the service's flags, under which
-    // the bundle's code cache applies), not `node bin/tspod.js`.
     const args = [
       ...(opts.wrapper ?? []),
+      process.execPath,
       tspodBin,
       '--root', this.root,
       '--runroot', this.runroot,
