@@ -31,8 +31,12 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# npm dependencies: again whenever the lock file changed.
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# npm dependencies: again whenever the lock file changed. Not when node_modules is a symlink to
+# another checkout's: `npm ci` there empties the shared directory (for every checkout using it)
+# and installs a private copy here instead.
+if [[ -L node_modules ]]; then
+  [[ -f node_modules/.package-lock.json ]] || echo "setup: node_modules links to $(readlink node_modules), which has no installed packages" >&2
+elif [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
