@@ -2,6 +2,7 @@
 import { DOCKER_API_VERSION, LIBPOD_API_VERSION } from '../server/api-version.js';
 import { describeEndpoint, ListenError, parseUri, socketActivation, type Endpoint } from '../server/listeners.js';
 import { createLogger } from '../server/logger.js';
+import { loadPipeline } from '../server/load-pipeline.js';
 import { runService } from '../server/service.js';
 import { parseArgs, UsageError, type Command } from './args.js';
 import { defaults } from './defaults.js';
@@ -19,7 +20,7 @@ async function serve(cmd: Extract<Command, { kind: 'service' }>): Promise<number
     serverName: `Libpod/${LIBPOD_API_VERSION} (linux)`,
     // Loaded after the socket listens: configuration and engine are not on the start path.
     createEngine: async () => {
-      const [{ loadContainersConf }, { createLocalEngine }] = await Promise.all([import('../engine/config/containers-conf.js'), import('../engine/local-engine.js')]);
+      const { loadContainersConf, createLocalEngine } = await loadPipeline();
       const conf = loadContainersConf({ rootless: d.rootless });
       const idleSeconds = cmd.time ?? conf.engine.serviceTimeout ?? 5;
       const engine = await createLocalEngine({

@@ -32,17 +32,24 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# npm dependencies: again whenever the lock file changed.
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# npm dependencies: again whenever the lock file changed. Not when node_modules is a symlink to
+# another checkout's: `npm ci` there empties the shared directory (for every checkout using it)
+# and installs a private copy here instead.
+if [[ -L node_modules ]]; then
+  [[ -f node_modules/.package-lock.json ]] || echo "setup: node_modules links to $(readlink node_modules), which has no installed packages" >&2
+elif [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
 
-# Build when a source is newer than the last build.
+# Build when a source is newer than the last build, or node changed: the bundle's V8 code cache
+# (dist/bundle/pipeline.cache) holds only for the node that made it. The stamp records its
+# version.
 stamp=dist/.build-stamp
-if [[ ! -f $stamp ]] || [[ -n $(find cli server handlers engine scripts test generated tsconfig.json package.json -newer "$stamp" -type f -print -quit 2>/dev/null) ]]; then
+node_version=$(node --version)
+if [[ ! -f $stamp || $(<"$stamp") != "$node_version" ]] || [[ -n $(find bin cli server handlers engine scripts test generated tsconfig.json package.json -newer "$stamp" -type f -print -quit 2>/dev/null) ]]; then
   echo "setup: build" >&2
   npx tsc -p tsconfig.json >&2
   node scripts/bundle.mjs >&2
-  touch "$stamp"
+  echo "$node_version" >"$stamp"
 fi

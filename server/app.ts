@@ -27,10 +27,10 @@ export function createApp(opts: AppOptions): Koa {
     if (methodNotAllowed) sendRouteError(ctx, spec, 405, `method ${ctx.method} not allowed for ${ctx.path}`);
     else sendRouteError(ctx, spec, 404, `no such endpoint: ${ctx.method} ${ctx.path}`);
   };
-  const apis: Record<SpecName, SpecApi> = {
-    docker: new SpecApi('docker', dispatch, noRoute),
-    libpod: new SpecApi('libpod', dispatch, noRoute),
-  };
+  // Each spec's router is built on its first request (~5 ms each): a Docker client never pays
+  // for the Libpod one, nor a Podman client for the Docker one.
+  const apis: Partial<Record<SpecName, SpecApi>> = {};
+  const apiFor = (spec: SpecName): SpecApi => (apis[spec] ??= new SpecApi(spec, dispatch, noRoute));
   const headers = commonHeaders(opts.serverName, opts.cors);
 
   const app = new Koa();
@@ -49,7 +49,7 @@ export function createApp(opts: AppOptions): Koa {
     // Podman serves HEAD on /libpod/_ping too; the Libpod spec lists only GET.
     const method = spec === 'libpod' && ctx.method === 'HEAD' && path === '/libpod/_ping' ? 'GET' : ctx.method;
     try {
-      await apis[spec].handle(method, path, ctx);
+      await apiFor(spec).handle(method, path, ctx);
     } catch (err) {
       const status = statusOf(err);
       // 501 is an honest answer, not a fault; other 5xx are logged with their stack.

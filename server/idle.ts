@@ -5,17 +5,21 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-// Answers that last as long as the client wants (events, logs --follow, stats streams,
-// websocket attach): at shutdown they are cut at once instead of waited for. A stream with a
-// protocol of its own can say goodbye first (a websocket sends its close frame) through `cut`.
-const longLived = new WeakMap<Socket, () => void>();
+// Answers that last as long as the client wants (events, logs --follow, stats streams, attach
+// and exec sessions, websocket attach): at shutdown they are cut at once instead of waited for.
+// A stream with a protocol of its own can say goodbye first (a websocket sends its close frame)
+// through `cut`. The mark is on the socket itself, under a registered symbol: the bundled API
+// pipeline (server/pipeline.ts) has its own copy of this module, which must mark sockets the
+// service's copy sees.
+const LONG_LIVED = Symbol.for('tspod.longLived');
+type Marked = Socket & { [LONG_LIVED]?: () => void };
 
 /**
  * Marks the connection of a streaming answer as long-lived (see ConnectionTracker.drain).
  * `cut` ends it at shutdown (default: destroy the socket); it must close the socket soon.
  */
 export function markLongLived(socket: Socket | null, cut?: () => void): void {
-  if (socket) longLived.set(socket, cut ?? (() => socket.destroy()));
+  if (socket) (socket as Marked)[LONG_LIVED] = cut ?? (() => socket.destroy());
 }
 
 export class ConnectionTracker {
@@ -102,7 +106,7 @@ export class ConnectionTracker {
 
   /** Resolves when nothing is in flight, or after graceMs (then the rest is cut). Streams are cut at once. */
   async drain(graceMs: number): Promise<void> {
-    for (const socket of this.sockets) longLived.get(socket)?.();
+    for (const socket of this.sockets) (socket as Marked)[LONG_LIVED]?.();
     if (this.active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

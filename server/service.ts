@@ -10,6 +10,8 @@ import { commonHeaders } from './headers.js';
 import { ConnectionTracker } from './idle.js';
 import { describeEndpoint, listen, prepareUnixPath, type Endpoint } from './listeners.js';
 import type { Logger } from './logger.js';
+import { tuneHeapForService } from './heap.js';
+import { loadPipeline } from './load-pipeline.js';
 import { isPing, writePing } from './ping.js';
 
 export interface ServiceOptions {
@@ -86,10 +88,11 @@ export async function runService(opts: ServiceOptions): Promise<number> {
   logger.info(`API service listening on ${describeEndpoint(endpoint)}`);
 
   apiReady = (async () => {
-    const [{ createApp }, { preloadValidators }, { engine: created, idleSeconds }] = await Promise.all([import('./app.js'), import('./validation.js'), opts.createEngine()]);
+    const [{ createApp, preloadValidators }, { engine: created, idleSeconds }] = await Promise.all([loadPipeline(), opts.createEngine()]);
     engine = created;
     tracker.setIdleTimeout(idleSeconds * 1000);
     api = createApp({ engine, cors: opts.cors, serverName: opts.serverName, logger }).callback();
+    tuneHeapForService();
     // Background work that must not delay the first answers: validators, then host facts
     // (whose tool probes fork processes).
     setTimeout(() => preloadValidators('docker'), 20).unref();

@@ -11,14 +11,24 @@ interface AjvError {
   params?: Record<string, unknown>;
 }
 type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
-type ValidatorModule = Record<string, Validator>;
+export type ValidatorModule = Record<string, Validator>;
+export type ValidatorLoader = (spec: SpecName) => Promise<ValidatorModule>;
 
 const modules = new Map<SpecName, Promise<ValidatorModule>>();
+
+// By default the generated modules are imported from generated/. The bundle's pipeline script
+// carries them inside (evaluated on first use, compiled from its code cache) and gives its own
+// loader (see server/load-pipeline.ts).
+let loadModule: ValidatorLoader = (spec) => import(pathToFileURL(generatedFile(`${spec}.validators.js`)).href) as Promise<ValidatorModule>;
+
+export function useValidatorLoader(loader: ValidatorLoader): void {
+  loadModule = loader;
+}
 
 function load(spec: SpecName): Promise<ValidatorModule> {
   let mod = modules.get(spec);
   if (!mod) {
-    mod = import(pathToFileURL(generatedFile(`${spec}.validators.js`)).href) as Promise<ValidatorModule>;
+    mod = loadModule(spec);
     modules.set(spec, mod);
   }
   return mod;

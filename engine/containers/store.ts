@@ -7,7 +7,8 @@
 // Writes that depend on the current state (claiming an exit, a state transition) go through
 // `mutate`, a read-modify-write in one BEGIN IMMEDIATE transaction, so two processes never both
 // act on the same transition.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../errors.js';
@@ -54,7 +55,7 @@ export class ContainerStore {
 
   constructor(readonly file: string) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file, { timeout: 15_000 });
+    this.db = openDatabase(file, { timeout: 15_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);

@@ -4,9 +4,9 @@
 // writes; writers serialise on its lock. The records are cached in memory and re-read only when
 // PRAGMA data_version says another connection committed.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { openDatabase } from '../sqlite.js';
 
 /** A layer of an image: its DiffID, chain ID, and the blob it is kept as (for save and push). */
 export interface ImageLayerRef {
@@ -47,8 +47,6 @@ export interface ImageRecord {
   readOnly?: boolean;
 }
 
-// better-sqlite3 is a native addon: loaded with require (it stays outside the bundle).
-const require = createRequire(import.meta.url);
 
 export class ImageDb {
   private readonly db: BetterSqlite3.Database;
@@ -64,8 +62,7 @@ export class ImageDb {
   generation = 0;
 
   private constructor(readonly file: string) {
-    const Database = require('better-sqlite3') as typeof BetterSqlite3;
-    this.db = new Database(file, { timeout: 10_000 });
+    this.db = openDatabase(file, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec('CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY NOT NULL, record TEXT NOT NULL) WITHOUT ROWID');

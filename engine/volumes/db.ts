@@ -12,9 +12,9 @@
 // is an async retry, never a blocking busy wait on the event loop. Reads use a second
 // connection, which sees only committed state.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { openDatabase } from '../sqlite.js';
 import { EngineError } from '../errors.js';
 
 export interface VolumeRecord {
@@ -56,7 +56,6 @@ export interface VolumeTx {
   nextLockNumber(): number;
 }
 
-const require = createRequire(import.meta.url);
 const BUSY_RETRY_MS = 30_000;
 
 function bootId(): string {
@@ -82,9 +81,8 @@ export class VolumeDb {
   };
 
   private constructor(readonly file: string) {
-    const Database = require('better-sqlite3') as typeof BetterSqlite3;
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.writer = new Database(file, { timeout: 10_000 });
+    this.writer = openDatabase(file, { timeout: 10_000 });
     this.writer.pragma('journal_mode = WAL');
     this.writer.pragma('synchronous = NORMAL');
     this.writer.exec(`
@@ -97,7 +95,7 @@ export class VolumeDb {
       this.writer.prepare('DELETE FROM holders WHERE boot <> ?').run(boot);
     }).immediate();
     this.writer.pragma('busy_timeout = 0'); // from here on, write() retries asynchronously
-    this.reader = new Database(file, { timeout: 10_000, readonly: true });
+    this.reader = openDatabase(file, { timeout: 10_000, readonly: true });
     this.read = {
       all: this.reader.prepare('SELECT record FROM volumes ORDER BY name'),
       get: this.reader.prepare('SELECT record FROM volumes WHERE name = ?'),
