@@ -10,7 +10,7 @@ import { commonHeaders } from './headers.js';
 import { ConnectionTracker } from './idle.js';
 import { describeEndpoint, listen, prepareUnixPath, type Endpoint } from './listeners.js';
 import type { Logger } from './logger.js';
-import { tuneHeapForService } from './heap.js';
+import { collectStartupGarbage, tuneHeapForService } from './heap.js';
 import { loadPipeline } from './load-pipeline.js';
 import { isPing, writePing } from './ping.js';
 
@@ -98,6 +98,7 @@ export async function runService(opts: ServiceOptions): Promise<number> {
     setTimeout(() => preloadValidators('docker'), 20).unref();
     setTimeout(() => preloadValidators('libpod'), 40).unref();
     setTimeout(() => void created.warm(), 100).unref();
+    setTimeout(collectStartupGarbage, 700).unref();
     return api;
   })();
   apiReady.catch((err: unknown) => {
