@@ -40,7 +40,9 @@ function report(r: SecretRecord, data?: Buffer): SecretInspectReport {
 }
 
 export function openSecretsDomain(ctx: EngineContext): SecretsDomain {
-  const store = new SecretStore(path.join(ctx.root, 'secrets'));
+  // Opened on first use: a service that never touches secrets pays nothing for them at start.
+  let opened: SecretStore | undefined;
+  const store = () => (opened ??= new SecretStore(path.join(ctx.root, 'secrets')));
   const emit = async (action: 'create' | 'remove', id: string) => {
     // As Podman: the event names the secret by ID only.
     await ctx.events.append({ type: 'secret', action, id });
@@ -48,22 +50,22 @@ export function openSecretsDomain(ctx: EngineContext): SecretsDomain {
 
   const engine: SecretsEngine = {
     async secretCreate(options) {
-      const { id, created } = await store.create(options);
+      const { id, created } = await store().create(options);
       if (created) await emit('create', id);
       return { id };
     },
     async secretList(options) {
       const match = compileSecretFilters(options.filters ?? {});
-      return store.db.all().filter(match).map((r) => report(r));
+      return store().db.all().filter(match).map((r) => report(r));
     },
     async secretInspect(nameOrId, options = {}) {
-      if (!options.showSecret) return report(store.lookup(nameOrId));
-      const { record, data } = await store.data(nameOrId);
+      if (!options.showSecret) return report(store().lookup(nameOrId));
+      const { record, data } = await store().data(nameOrId);
       return report(record, data);
     },
     async secretExists(nameOrId) {
       try {
-        store.lookup(nameOrId);
+        store().lookup(nameOrId);
         return true;
       } catch (err) {
         if (err instanceof EngineError && err.kind === 'not-found') return false;
@@ -71,7 +73,7 @@ export function openSecretsDomain(ctx: EngineContext): SecretsDomain {
       }
     },
     async secretRemove(nameOrId, options = {}) {
-      const removed = await store.remove(options.all ? undefined : nameOrId);
+      const removed = await store().remove(options.all ? undefined : nameOrId);
       for (const r of removed) await emit('remove', r.id);
       return removed.map((r) => ({ id: r.id, name: r.name }));
     },
@@ -83,9 +85,9 @@ export function openSecretsDomain(ctx: EngineContext): SecretsDomain {
       return {};
     },
     async close() {
-      store.close();
+      opened?.close();
     },
-    secretLookup: (nameOrId) => store.lookup(nameOrId),
-    secretData: (nameOrId) => store.data(nameOrId),
+    secretLookup: (nameOrId) => store().lookup(nameOrId),
+    secretData: (nameOrId) => store().data(nameOrId),
   };
 }
