@@ -7,10 +7,9 @@
 // that blocks the event loop. The unique name column is what makes "name in use" exact across
 // processes.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { EngineError } from '../errors.js';
+import { openDatabase, WriteQueue } from '../sqlite.js';
 
 export interface SecretRecord {
   id: string;
@@ -32,32 +31,29 @@ export interface SecretTx {
   all(): SecretRecord[];
 }
 
-const require = createRequire(import.meta.url);
-const BUSY_RETRY_MS = 30_000;
-const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test((e as { code?: string })?.code ?? '');
 
 type Row = { record: string };
 
 export class SecretDb {
   private readonly writer: BetterSqlite3.Database;
   private readonly reader: BetterSqlite3.Database;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly writes: WriteQueue;
   private readonly tx: SecretTx;
   private readonly read: { all: BetterSqlite3.Statement<[], Row>; count: BetterSqlite3.Statement<[], number> };
 
   constructor(readonly file: string) {
-    const Database = require('better-sqlite3') as typeof BetterSqlite3;
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     // Created 0600 whatever the umask: names and labels are nobody else's business either.
     fs.closeSync(fs.openSync(file, 'a', 0o600));
-    this.writer = new Database(file, { timeout: 10_000 });
+    this.writer = openDatabase(file, { timeout: 10_000 });
     this.writer.pragma('journal_mode = WAL');
     this.writer.pragma('synchronous = NORMAL');
     this.writer.exec(
       'CREATE TABLE IF NOT EXISTS secrets (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL) WITHOUT ROWID;',
     );
     this.writer.pragma('busy_timeout = 0'); // from here on, write() retries asynchronously
-    this.reader = new Database(file, { timeout: 10_000, readonly: true });
+    this.reader = openDatabase(file, { timeout: 10_000, readonly: true });
+    this.writes = new WriteQueue(this.writer, 'the secrets database');
     this.read = {
       all: this.reader.prepare('SELECT record FROM secrets ORDER BY name'),
       count: this.reader.prepare('SELECT count(*) FROM secrets').pluck() as unknown as BetterSqlite3.Statement<[], number>,
@@ -89,36 +85,7 @@ export class SecretDb {
 
   /** Runs `fn` holding the write lock; a throw rolls back what it wrote. */
   write<T>(fn: (tx: SecretTx) => T): Promise<T> {
-    const run = async () => {
-      await this.begin();
-      let result: T;
-      try {
-        result = fn(this.tx);
-      } catch (e) {
-        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
-        throw e;
-      }
-      this.writer.exec('COMMIT');
-      return result;
-    };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private async begin(): Promise<void> {
-    const deadline = Date.now() + BUSY_RETRY_MS;
-    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
-      try {
-        this.writer.exec('BEGIN IMMEDIATE');
-        return;
-      } catch (e) {
-        if (!isBusy(e) || Date.now() > deadline) {
-          throw new EngineError('unavailable', `the secrets database is busy (${(e as Error).message})`, e);
-        }
-      }
-      await new Promise((r) => setTimeout(r, wait));
-    }
+    return this.writes.run(() => fn(this.tx));
   }
 
   close(): void {

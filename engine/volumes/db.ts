@@ -14,8 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { openDatabase } from '../sqlite.js';
-import { EngineError } from '../errors.js';
+import { openDatabase, WriteQueue } from '../sqlite.js';
 
 export interface VolumeRecord {
   name: string;
@@ -56,7 +55,6 @@ export interface VolumeTx {
   nextLockNumber(): number;
 }
 
-const BUSY_RETRY_MS = 30_000;
 
 function bootId(): string {
   try {
@@ -66,12 +64,11 @@ function bootId(): string {
   }
 }
 
-const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test((e as { code?: string })?.code ?? '');
 
 export class VolumeDb {
   private readonly writer: BetterSqlite3.Database;
   private readonly reader: BetterSqlite3.Database;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly writes: WriteQueue;
   private readonly tx: VolumeTx;
   private readonly read: {
     all: BetterSqlite3.Statement<[], { record: string }>;
@@ -96,6 +93,7 @@ export class VolumeDb {
     }).immediate();
     this.writer.pragma('busy_timeout = 0'); // from here on, write() retries asynchronously
     this.reader = openDatabase(file, { timeout: 10_000, readonly: true });
+    this.writes = new WriteQueue(this.writer, 'the volume database');
     this.read = {
       all: this.reader.prepare('SELECT record FROM volumes ORDER BY name'),
       get: this.reader.prepare('SELECT record FROM volumes WHERE name = ?'),
@@ -179,36 +177,7 @@ export class VolumeDb {
    * everything `fn` wrote to the database; what it did on the host is its own to undo.
    */
   write<T>(fn: (tx: VolumeTx) => Promise<T> | T): Promise<T> {
-    const run = async () => {
-      await this.begin();
-      let result: T;
-      try {
-        result = await fn(this.tx);
-      } catch (e) {
-        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
-        throw e;
-      }
-      this.writer.exec('COMMIT');
-      return result;
-    };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private async begin(): Promise<void> {
-    const deadline = Date.now() + BUSY_RETRY_MS;
-    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
-      try {
-        this.writer.exec('BEGIN IMMEDIATE');
-        return;
-      } catch (e) {
-        if (!isBusy(e) || Date.now() > deadline) {
-          throw new EngineError('unavailable', `the volume database is busy (${(e as Error).message})`, e);
-        }
-      }
-      await new Promise((r) => setTimeout(r, wait));
-    }
+    return this.writes.run(() => fn(this.tx));
   }
 
   close(): void {
