@@ -8,56 +8,19 @@
 // Import is the storage domain's safe unpacker (engine/storage/layer-unpack.ts): absolute paths,
 // `..`, writes through symlinks and hardlinks out of the volume are refused before anything is
 // written for that entry, and files are created without following a symlink at their name.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineError } from '../errors.js';
+import { readXattrTree } from '../storage/layer-diff.js';
 import { unpackLayer } from '../storage/layer-unpack.js';
 import { encodeTarHeader, TAR_END, tarPadding, type TarWriteHeader } from '../storage/tar-writer.js';
 
 const CHUNK = 1 << 20;
 
-/** getfattr's octal escapes (\012, \\) back to bytes. */
-function unescapeName(s: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 4), 8));
-      i += 3;
-    } else if (s[i] === '\\' && s[i + 1] === '\\') {
-      bytes.push(0x5c);
-      i += 1;
-    } else {
-      bytes.push(...Buffer.from(s[i]!, 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-/** Every xattr under `root` (relative path -> name -> value); empty when getfattr is missing. */
+/** Every xattr under `root` by relative path (none when getfattr is missing or fails). */
 async function readXattrs(root: string): Promise<Map<string, Map<string, Buffer>>> {
-  const out = new Map<string, Map<string, Buffer>>();
-  const text = await new Promise<string>((resolve) => {
-    const child = spawn('getfattr', ['-R', '-d', '-h', '-P', '-m', '-', '-e', 'hex', '--absolute-names', '--', root], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', () => resolve(''));
-    // getfattr exits 1 when some file had no readable attributes: what it printed still counts.
-    child.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-  let current: Map<string, Buffer> | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('# file: ')) {
-      const abs = unescapeName(line.slice(8));
-      const rel = path.relative(root, abs);
-      current = new Map();
-      out.set(rel, current);
-    } else if (current && line.includes('=0x')) {
-      const eq = line.indexOf('=0x');
-      current.set(line.slice(0, eq), Buffer.from(line.slice(eq + 3), 'hex'));
-    }
-  }
-  return out;
+  const tree = await readXattrTree(root).catch(() => new Map<string, Map<string, Buffer>>());
+  return new Map([...tree].map(([abs, attrs]) => [path.relative(root, abs), attrs]));
 }
 
 const major = (dev: number) => Number((BigInt(dev) >> 8n) & 0xfffn) | Number((BigInt(dev) >> 32n) & ~0xfffn);
