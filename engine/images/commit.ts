@@ -12,27 +12,8 @@ import type { ImageLayerRef } from './image-db.js';
 import type { ImageStore } from './image-store.js';
 import { digestOf } from './blob-store.js';
 import { buildManifest, layerMediaType, MT, type ImageConfigBlob } from './oci.js';
-import type { ImageRuntimeConfig } from './types.js';
+import type { CommitImageOptions } from './types.js';
 
-export interface CommitImageOptions {
-  /** Image ID (hex) of the container's image. */
-  parentId: string;
-  /** The container's changes as a layer tar (uncompressed). */
-  layer: AsyncIterable<Buffer>;
-  /** The configuration the container runs with, before `changes`. */
-  config: ImageRuntimeConfig;
-  /** Dockerfile instructions applied on top of `config`. */
-  changes: string[];
-  author?: string;
-  comment?: string;
-  createdBy: string;
-  containerId: string;
-  /** The full name to give the image (already normalised), if any. */
-  name?: string;
-  /** Docker schema 2 (default) or OCI manifest and config. */
-  format?: 'oci' | 'docker';
-  signal?: AbortSignal;
-}
 
 export interface CommitImageResult {
   id: string;

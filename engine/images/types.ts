@@ -43,21 +43,30 @@ export interface ImageResolver {
   lowerDirs(image: ResolvedImage): string[];
 }
 
+/** A commit: the container's changes as a new layer on its image, and the new config. */
+export interface CommitImageOptions {
+  /** Image ID (hex) of the container's image. */
+  parentId: string;
+  /** The container's changes as a layer tar (uncompressed). */
+  layer: AsyncIterable<Buffer>;
+  /** The configuration the container runs with, before `changes`. */
+  config: ImageRuntimeConfig;
+  /** Dockerfile instructions applied on top of `config`. */
+  changes: string[];
+  author?: string;
+  comment?: string;
+  createdBy: string;
+  containerId: string;
+  /** The full name to give the image (already normalised), if any. */
+  name?: string;
+  /** Docker schema 2 (default) or OCI manifest and config. */
+  format?: 'oci' | 'docker';
+  signal?: AbortSignal;
+}
+
 /** What the containers domain's commit needs from the images domain. */
 export interface ImageCommitter {
   /** The full name a reference gets; throws invalid-argument for a bad one. */
   newName(reference: string, style: 'docker' | 'podman'): string;
-  commit(options: {
-    parentId: string;
-    layer: AsyncIterable<Buffer>;
-    config: ImageRuntimeConfig;
-    changes: string[];
-    author?: string;
-    comment?: string;
-    createdBy: string;
-    containerId: string;
-    name?: string;
-    /** Manifest and config media types: Docker schema 2 (default) or OCI. */
-    format?: 'oci' | 'docker';
-  }): Promise<{ id: string }>;
+  commit(options: CommitImageOptions): Promise<{ id: string }>;
 }
