@@ -89,6 +89,19 @@ export function socketClosed(socket: Socket): Promise<void> {
   return new Promise<void>((resolve) => socket.once('close', () => resolve()));
 }
 
+/** Settles when the socket can take more output, or is closed. */
+export function drainedOrClosed(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
 /** The common headers (API-Version, Libpod-API-Version, Server) as raw header lines. */
 export function commonHeaderLines(ctx: Context): string {
   return ['API-Version', 'Libpod-API-Version', 'Server']
@@ -127,16 +140,7 @@ export async function hijack(ctx: Context, opts: HijackOptions): Promise<Hijacke
     await new Promise<void>((resolve) => socket.write('', () => setTimeout(resolve, 20)));
   }
 
-  const waitDrain = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+  const waitDrain = () => drainedOrClosed(socket);
 
   return {
     socket,

@@ -17,7 +17,7 @@ import type { Context } from 'koa';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { EngineError } from '../engine/errors.js';
-import { commonHeaderLines, socketClosed, takeOverSocket } from './hijack.js';
+import { commonHeaderLines, drainedOrClosed, socketClosed, takeOverSocket } from './hijack.js';
 import { markLongLived } from './idle.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -341,15 +341,7 @@ export function acceptWebSocket(ctx: Context, hs: Handshake, opts: AcceptOptions
     async send(data) {
       if (!conn.open || !data.length) return;
       if (write(opts.binary ? OP.binary : OP.text, data)) return;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          resolve();
-        };
-        socket.on('drain', done);
-        socket.on('close', done);
-      });
+      await drainedOrClosed(socket);
     },
     async close(code: number = CLOSE.normal, reason = '') {
       if (!socket.destroyed) {
