@@ -151,9 +151,10 @@ function directSession(h: DirectExecHandle, ex: ExecRecord): StdioSession {
   let closed = false;
   let stdin: StdioSession['stdin'];
   if (h.stdin && c.attachStdin) {
+    // On detach the filter ends after the bytes typed before the keys, and the pipe then ends
+    // the process's stdin: none of them is lost.
     const filter = detachFilter(parseDetachKeys(c.detachKeys || 'ctrl-p,ctrl-q'), () => {
       closed = true;
-      h.stdin?.end();
     });
     filter.on('error', () => {});
     filter.pipe(h.stdin);
