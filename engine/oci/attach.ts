@@ -92,10 +92,10 @@ export interface AttachSession {
   closed: Promise<void>;
 }
 
-/** Connects to the attach socket of the container whose bundle is `bundle`. */
 /** How long a finishing relay may take to pass on the client's last bytes. */
 const FINISH_GRACE_MS = 10_000;
 
+/** Connects to the attach socket of the container whose bundle is `bundle`. */
 export async function attachContainer(bundle: string, opts: { perlPath?: string } = {}): Promise<AttachSession> {
   const perl = opts.perlPath ?? findExecutable('perl');
   if (!perl) throw new EngineError('unavailable', 'attach needs perl (perl-base) to reach the SOCK_SEQPACKET attach socket');
