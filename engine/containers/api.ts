@@ -129,7 +129,11 @@ export interface StdioSession {
   output: AsyncIterable<OutputChunk>;
   /** Present when stdin was asked for (end() closes the process's stdin). */
   stdin?: Writable;
-  /** Drops the connection; the process keeps running. */
+  /**
+   * The client is gone: the output ends at once; what was written to `stdin` up to its end()
+   * still reaches the process (the caller ends stdin when the client's input ends); the process
+   * keeps running.
+   */
   close(): void;
 }
 

@@ -88,6 +88,13 @@ async function processFor(m: ContainerManager, containerId: string, ex: ExecReco
   return p;
 }
 
+/**
+ * Direct sessions (no conmon) started by this process and not yet exited: their records are
+ * brought up to date by the exit handler here, not by syncExec (which, finding no conmon,
+ * would take them for sessions that ended while nobody watched).
+ */
+const directRunning = new Set<string>();
+
 export async function execStart(m: ContainerManager, id: string, o: ExecStartOptions): Promise<ExecStartReport> {
   const ex = m.store.getExec(id);
   if (!ex) throw noSuchExec(id);
@@ -124,10 +131,16 @@ export async function execStart(m: ContainerManager, id: string, o: ExecStartOpt
     return { session, exited: Promise.resolve(code) };
   }
   m.store.putExec({ ...ex, running: true, pid: handle.pid, conmonPid: 'conmonPid' in handle ? handle.conmonPid : 0 });
+  if (direct) {
+    directRunning.add(id);
+    // A late start failure leaves the record to syncExec, as before.
+    handle.exited.catch(() => directRunning.delete(id));
+  }
   await m.emit('exec_start', rec, { execID: id });
   const exited = handle.exited.then(async (code) => {
     const cur = m.store.getExec(id);
     if (cur) m.store.putExec({ ...cur, running: false, exitCode: code, pid: 0 });
+    directRunning.delete(id);
     await m.emit('exec_die', rec, { execID: id, exitCode: String(code) });
     await fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
     return code;
@@ -151,9 +164,10 @@ function directSession(h: DirectExecHandle, ex: ExecRecord): StdioSession {
   let closed = false;
   let stdin: StdioSession['stdin'];
   if (h.stdin && c.attachStdin) {
+    // On detach the filter ends after the bytes typed before the keys, and the pipe then ends
+    // the process's stdin: none of them is lost.
     const filter = detachFilter(parseDetachKeys(c.detachKeys || 'ctrl-p,ctrl-q'), () => {
       closed = true;
-      h.stdin?.end();
     });
     filter.on('error', () => {});
     filter.pipe(h.stdin);
@@ -177,7 +191,7 @@ function directSession(h: DirectExecHandle, ex: ExecRecord): StdioSession {
 
 /** Brings a session's record up to date when its process ended while nobody watched. */
 async function syncExec(m: ContainerManager, ex: ExecRecord): Promise<ExecRecord> {
-  if (!ex.running) return ex;
+  if (!ex.running || directRunning.has(ex.id)) return ex;
   const dir = m.layout.execExitDir(ex.id);
   const code = await readExecExitCode(dir, ex.containerId);
   const alive = ex.conmonPid > 0 && (() => {

@@ -22,19 +22,27 @@ export function parseDetachKeys(spec: string): number[] {
   return out;
 }
 
-/** Passes stdin through, calling `onDetach` (and ending) when the key sequence is typed. */
+/**
+ * Passes stdin through, calling `onDetach` when the key sequence is typed. Then the readable
+ * side ends after the bytes typed before the keys (so that a pipe from it ends its destination
+ * once those went through), and whatever comes after is dropped.
+ */
 export function detachFilter(keys: number[], onDetach: () => void): Transform {
   let matched = 0;
   let held: number[] = [];
+  let detached = false;
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      if (detached) return cb();
       if (!keys.length) return cb(null, chunk);
       const out: number[] = [];
       for (const b of chunk) {
         if (b === keys[matched]) {
           held.push(b);
           if (++matched === keys.length) {
+            detached = true;
             if (out.length) this.push(Buffer.from(out));
+            this.push(null);
             onDetach();
             return cb();
           }
@@ -61,7 +69,15 @@ export async function* relayOutput(output: Readable, want: { stdout: boolean; st
   }
 }
 
-/** A StdioSession over an attach relay, with optional log replay before the live output. */
+/**
+ * A StdioSession over an attach relay, with optional log replay before the live output.
+ *
+ * close() (the client went away) and the detach keys end the output at once but let the relay
+ * pass on the stdin bytes the client sent before (up to the end of `stdin`, which the caller
+ * ends when the client's input ends), then the connection is dropped. To the container that is
+ * what killing the relay was: conmon treats the end of a connection like a half-close, closing
+ * the container's stdin unless it runs with --leave-stdin-open.
+ */
 export function stdioSession(
   relay: AttachSession | undefined,
   o: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean; detachKeys: number[]; before?: AsyncIterable<OutputChunk> },
@@ -69,17 +85,22 @@ export function stdioSession(
   let detached = false;
   const close = () => {
     detached = true;
-    relay?.close();
+    // Without stdin nothing is pending: ending the relay's stdin lets it go at once.
+    if (relay && !o.stdin) relay.stdin.end();
+    relay?.finish();
   };
   let stdin: Writable | undefined;
   if (relay && o.stdin) {
+    // On detach the filter ends after the bytes typed before the keys; the pipe then ends the
+    // relay's stdin.
     const filter = detachFilter(o.detachKeys, close);
     filter.pipe(relay.stdin);
     relay.stdin.on('error', () => {});
     filter.on('error', () => {});
     stdin = filter;
   } else if (relay) {
-    // Without stdin the relay's stdin stays open: ending it would close the container's stdin.
+    // Without stdin the relay's stdin stays open while the session lasts: ending it would
+    // close the container's stdin (a half-close) while the output still flows.
   }
   async function* output(): AsyncGenerator<OutputChunk> {
     if (o.before) for await (const c of o.before) yield c;

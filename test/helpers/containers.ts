@@ -158,6 +158,22 @@ export function conmonsMentioning(needle: string): number[] {
   return out;
 }
 
+/** Attach relays (perl, engine/oci/attach.ts) whose command line mentions `needle` (a service's directory). */
+export function relaysMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (/(^|\/)perl[\d.]*$/.test(argv[0] ?? '') && argv.some((a) => a.includes(needle))) out.push(Number(d));
+  }
+  return out;
+}
+
 /** runc containers in a service's runc state directory. */
 export function runcStates(svc: TestService): string[] {
   const root = join(svc.runroot, 'runc');
@@ -165,18 +181,19 @@ export function runcStates(svc: TestService): string[] {
   return readdirSync(root);
 }
 
-/** Throws when a service left mounts, conmon processes or runc state behind (after its containers are gone). */
+/** Throws when a service left mounts, conmon processes, attach relays or runc state behind (after its containers are gone). */
 export async function assertNoLeaks(svc: TestService): Promise<void> {
-  await waitFor(() => conmonsMentioning(svc.runroot).length === 0 && mountsUnder(svc.dir).length === 0 && runcStates(svc).length === 0, 10_000, 'containers to be cleaned up').catch(() => {});
-  const left = { mounts: mountsUnder(svc.dir), conmons: conmonsMentioning(svc.runroot), runc: runcStates(svc) };
-  for (const pid of left.conmons) {
+  const clean = () => conmonsMentioning(svc.runroot).length === 0 && relaysMentioning(svc.dir).length === 0 && mountsUnder(svc.dir).length === 0 && runcStates(svc).length === 0;
+  await waitFor(clean, 10_000, 'containers to be cleaned up').catch(() => {});
+  const left = { mounts: mountsUnder(svc.dir), conmons: conmonsMentioning(svc.runroot), relays: relaysMentioning(svc.dir), runc: runcStates(svc) };
+  for (const pid of [...left.conmons, ...left.relays]) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }
   }
-  if (left.mounts.length || left.conmons.length || left.runc.length) throw new Error(`leaks: ${JSON.stringify(left)}`);
+  if (left.mounts.length || left.conmons.length || left.relays.length || left.runc.length) throw new Error(`leaks: ${JSON.stringify(left)}`);
 }
 
 /** Stops a service after removing its containers and checking for leaks. */
