@@ -55,10 +55,11 @@ export const imagesHandlers: HandlerTable<Ops> = {
   ...notImplemented([
     "ImageBuildLibpod",
     "ImageChangesLibpod",
-    "ImageResolveLibpod",
     "ImageScpLibpod",
   ] as const),
   ...registryHandlers,
+  // Podman answers 200 with {Names} (the spec's 204 is wrong: see spec/overlays/libpod.json).
+  ImageResolveLibpod: async ({ engine, path }) => ({ Names: await engine.imageResolve(path.name) }),
   ImageCommitLibpod: async ({ engine, query, ctx }) => {
     if (!query.container) throw new EngineError('invalid-argument', 'container is required', undefined, 'bad parameter');
     const { id } = await engine.containerCommit(query.container, {
