@@ -6212,7 +6212,13 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": ({
+                        /** @enum {integer} */
+                        Kind: 0 | 1 | 2;
+                        Path: string;
+                    } | null)[] | null;
+                };
             };
             404: components["responses"]["containerNotFound"];
             500: components["responses"]["internalError"];
