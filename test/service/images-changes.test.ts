@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podman } from '../helpers/clients.js';
+import { canRunContainers, runContainer, shutdown, waitExit } from '../helpers/containers.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 import { TestService } from '../helpers/service.js';
 import { tar, type TestEntry } from '../helpers/tar-builder.js';
@@ -148,5 +149,45 @@ describe('images API: changes (image diff)', function () {
     const two = podman(svc, 'image', 'diff', '--format', 'json', 'localhost/three', 'localhost/busybox:latest');
     expect(two.status, two.stderr).to.equal(0);
     expect(JSON.parse(two.stdout)).to.deep.include({ deleted: ['/etc/motd', '/opt/old/b.txt'], added: ['/opt/old/new.txt', '/usr/bin/tool'] });
+  });
+});
+
+(canRunContainers() ? describe : describe.skip)('changes endpoints: containers (diffType)', function () {
+  this.timeout(120_000);
+  let svc: TestService;
+  let id: string;
+  before(async () => {
+    svc = await TestService.start();
+    await loadBusyboxImage(svc, { extraLayers: true, tag: 'localhost/busybox:variant' });
+    // /etc/motd is deleted by the image's second layer: writing it again adds it.
+    id = await runContainer(svc, { Image: 'localhost/busybox:variant', Cmd: ['sh', '-c', 'echo back > /etc/motd'], HostConfig: { NetworkMode: 'none' } });
+    expect(await waitExit(svc, id)).to.equal(0);
+  });
+  after(async () => shutdown(svc));
+
+  it('a file the image deleted and the container wrote again is added, not modified', async () => {
+    const want = [
+      { Path: '/etc', Kind: 0 },
+      { Path: '/etc/motd', Kind: 1 },
+    ];
+    const r = await svc.request('GET', `${L}/containers/${id}/changes`);
+    expect(r.status, r.text).to.equal(200);
+    assertMatchesSchema('libpod', 'ContainerChangesLibpod', 200, r.json());
+    expect(r.json()).to.deep.equal(want);
+    expect((await svc.request('GET', `/v1.40/containers/${id}/changes`)).json()).to.deep.equal(want);
+    // Podman serves both endpoints with one handler: the images one finds containers too.
+    const viaImages = await svc.request('GET', `${L}/images/${id}/changes?diffType=container`);
+    expect(viaImages.json()).to.deep.equal(want);
+  });
+
+  it('diffType narrows the lookup; a parent for a container is a 400 naming the limitation', async () => {
+    const asImage = await svc.request('GET', `${L}/containers/${id}/changes?diffType=image`);
+    expect(asImage.status, asImage.text).to.equal(404);
+    const img = await svc.request('GET', `${L}/containers/${q('localhost/busybox:variant')}/changes?diffType=image`);
+    expect(img.status, img.text).to.equal(200);
+    expect(img.json().map((c: { Path: string }) => c.Path)).to.include('/opt/old/new.txt');
+    const withParent = await svc.request('GET', `${L}/containers/${id}/changes?diffType=container&parent=${q('localhost/busybox:variant')}`);
+    expect(withParent.status, withParent.text).to.equal(400);
+    expect(withParent.json().message).to.match(/only a container's own changes can be listed/);
   });
 });
