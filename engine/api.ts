@@ -2,7 +2,7 @@
 // reports out; streams are async iterables. Nothing here knows about HTTP.
 import type { ContainersEngine } from './containers/api.js';
 import type { EngineEvent, EventQuery } from './events/types.js';
-import type { ImagesEngine } from './images/api.js';
+import type { ImageChange, ImagesEngine } from './images/api.js';
 import type { NetworksEngine } from './networks/types.js';
 import type { RegistryEngine } from './registry/types.js';
 import type { SecretsEngine } from './secrets/api.js';
@@ -33,7 +33,22 @@ export interface EventsEngine {
   eventsEmit(event: Omit<EngineEvent, 'time' | 'timeNano' | 'attributes'> & { attributes?: Record<string, string>; timeNano?: bigint }): Promise<void>;
 }
 
+/** What Podman's changes endpoints (images and containers alike) look a name up as. */
+export type DiffType = 'all' | 'image' | 'container';
+
+export interface ChangesOptions {
+  /** An image to compare with instead of the layers below (images only). */
+  parent?: string;
+  /** `image`: images only; `container`: containers only; `all` (default): an image, else a container. */
+  diffType?: DiffType;
+}
+
 export interface Engine extends SystemEngine, EventsEngine, ImagesEngine, RegistryEngine, VolumesEngine, ContainersEngine, NetworksEngine, SecretsEngine {
+  /**
+   * File system changes of an image or a container, looked up as Podman's GetDiff does
+   * (libpod/diff.go getLayerID: an image first, then a container, narrowed by diffType).
+   */
+  changes(nameOrId: string, options: ChangesOptions): Promise<ImageChange[]>;
   /** Fills caches of facts that do not change while the service runs (called after listen). */
   warm(): Promise<void>;
   /** Releases what the engine holds (database handles, watchers). */

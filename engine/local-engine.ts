@@ -6,6 +6,7 @@ import type { Engine, EngineEvent, EventQuery, HostInfo, VersionReport } from '.
 import type { ContainersConf } from './config/containers-conf.js';
 import { openContainersDomain } from './containers/domain.js';
 import type { DomainCounts, EngineContext } from './context.js';
+import { EngineError } from './errors.js';
 import { EventLog, type EventInput } from './events/event-log.js';
 import { compileFilters } from './events/filters.js';
 import { openImageDomain } from './images/domain.js';
@@ -71,6 +72,13 @@ export async function createLocalEngine(opts: LocalEngineOptions): Promise<Engin
     ...volumes.engine,
     ...secrets.engine,
     ...registry.engine,
+    async changes(name, options) {
+      const type = options.diffType ?? 'all';
+      const asContainer = type === 'container' || (type === 'all' && !(await images.engine.imageExists(name)) && (await containers.engine.containerExists(name)));
+      if (!asContainer) return images.engine.imageChanges(name, options.parent);
+      if (options.parent) throw new EngineError('invalid-argument', `comparing container ${name} with ${options.parent}: only a container's own changes can be listed`);
+      return containers.engine.containerChanges(name);
+    },
     async systemInfo(): Promise<HostInfo> {
       return host.info(await counts());
     },

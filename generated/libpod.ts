@@ -6212,7 +6212,13 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": ({
+                        /** @enum {integer} */
+                        Kind: 0 | 1 | 2;
+                        Path: string;
+                    } | null)[] | null;
+                };
             };
             404: components["responses"]["containerNotFound"];
             500: components["responses"]["internalError"];
@@ -7094,7 +7100,13 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": ({
+                        /** @enum {integer} */
+                        Kind: 0 | 1 | 2;
+                        Path: string;
+                    } | null)[] | null;
+                };
             };
             404: components["responses"]["containerNotFound"];
             500: components["responses"]["internalError"];
@@ -7220,11 +7232,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            204: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        Names: string[] | null;
+                    } | null;
+                };
             };
             400: components["responses"]["badParamError"];
             500: components["responses"]["internalError"];

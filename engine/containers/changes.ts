@@ -1,21 +1,9 @@
-// What a container changed in its filesystem, read from its overlay upper directory: entries
-// there were added (absent from the image) or modified (present in it), whiteouts (0:0
-// character devices) are deletions. Directories holding changes count as modified, as Docker.
-import { promises as fsp } from 'node:fs';
-import path from 'node:path';
+// What a container changed in its filesystem, read from its overlay upper directory
+// (engine/storage/changes.ts): entries there were added (absent from the image) or modified
+// (present in it), whiteouts (0:0 character devices) are deletions. Directories holding changes
+// count as modified, as Docker.
+import { layerChanges } from '../storage/changes.js';
 import type { ContainerChange } from './api.js';
-
-async function inLower(lowerDirs: string[], rel: string): Promise<boolean> {
-  for (const d of lowerDirs) {
-    try {
-      await fsp.lstat(path.join(d, rel));
-      return true;
-    } catch {
-      // next layer
-    }
-  }
-  return false;
-}
 
 export async function upperChanges(upper: string, lowerDirs: string[]): Promise<ContainerChange[]> {
   return (await scanUpper(upper, lowerDirs)).changes;
@@ -32,30 +20,9 @@ export async function runtimeOnlyEntries(upper: string, lowerDirs: string[]): Pr
 }
 
 async function scanUpper(upper: string, lowerDirs: string[]): Promise<{ all: ContainerChange[]; changes: ContainerChange[] }> {
-  const out: ContainerChange[] = [];
-  const walk = async (rel: string, parentAdded: boolean): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await fsp.readdir(path.join(upper, rel), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const r = path.join(rel, e.name);
-      const p = `/${r}`;
-      if (e.isCharacterDevice()) {
-        const st = await fsp.lstat(path.join(upper, r));
-        if (st.rdev === 0) {
-          out.push({ path: p, kind: 2 });
-          continue;
-        }
-      }
-      const existed = !parentAdded && (await inLower(lowerDirs, r));
-      out.push({ path: p, kind: existed ? 0 : 1 });
-      if (e.isDirectory()) await walk(r, !existed);
-    }
-  };
-  await walk('', false);
+  // Every entry of the upper dir is a change (no directory is left out as unchanged): the
+  // runtime-only filtering below needs to see the directories that were copied up.
+  const out: ContainerChange[] = await layerChanges(upper, lowerDirs);
   // Mount points the runtime made for the files it binds in are not changes of the container,
   // nor are the directories that were only copied up to hold them.
   const kept = out.filter((c) => !(MOUNT_POINTS.has(c.path) && c.kind === 1));

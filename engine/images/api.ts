@@ -157,6 +157,13 @@ export interface ImageImportReport {
   names: string[];
 }
 
+export interface ImageChange {
+  /** Absolute path in the image ("/etc/motd"). */
+  path: string;
+  /** 0 modified, 1 added, 2 deleted. */
+  kind: 0 | 1 | 2;
+}
+
 export interface ImagesEngine {
   imageList(options: ImageListOptions): Promise<ImageSummaryReport[]>;
   /** not-found when the image does not exist. */
@@ -176,6 +183,11 @@ export interface ImagesEngine {
   imageSave(names: string[], options: ImageSaveOptions): Promise<AsyncIterable<Buffer>>;
   /** Creates a one-layer image from a root filesystem tar (compressed or not), given or at options.url. */
   imageImport(input: AsyncIterable<Buffer> | undefined, options: ImageImportOptions): Promise<ImageImportReport>;
+  /**
+   * The changes of an image's file system against the layers below its top layer, or against
+   * the image `parent` (engine/images/image-changes.ts), depth first.
+   */
+  imageChanges(nameOrId: string, parent?: string): Promise<ImageChange[]>;
   /** Podman's `image tree` text. */
   imageTree(nameOrId: string, whatRequires: boolean): Promise<string>;
   /** Bytes of all layers the images use, each layer counted once (system df). */

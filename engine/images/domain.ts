@@ -19,6 +19,7 @@ import { ArchiveLoader, blobCompression, openBlob } from './archive-load.js';
 import { ArchiveSaver, type SaveImage } from './archive-save.js';
 import { applyChanges, splitChanges } from './changes.js';
 import { commitImage } from './commit.js';
+import { imageChanges } from './image-changes.js';
 import { compileImageFilters } from './filters.js';
 import { ImageRemover, type RemoveImagesReport } from './image-remove.js';
 import { ImageStore, type ImageUsage } from './image-store.js';
@@ -216,6 +217,10 @@ export async function openImageDomain(ctx: EngineContext): Promise<ImageDomain> 
 
     async imageImport(input, options) {
       return importImage(input ?? (await download(options.url, options.signal)), options);
+    },
+
+    async imageChanges(name, parent) {
+      return imageChanges(store, name, parent);
     },
 
     async imageTree(name, whatRequires) {

@@ -12,7 +12,7 @@ import { credentialsFor, normalizeAuthKey } from './auth.js';
 import { certsDirs, destroyAgents, isLoopbackRegistry, RegistryClient, TokenCache } from './client.js';
 import { registryStoreOf } from './image-store-adapter.js';
 import { hostPlatform, parseManifest, wantedPlatform } from './manifest.js';
-import { pullCandidates } from './names.js';
+import { pullCandidates, resolveShortName } from './names.js';
 import { fetchManifest, fetchSmallBlob, Puller } from './pull.js';
 import { Pusher } from './push.js';
 import { listTags, searchRegistry } from './search.js';
@@ -150,6 +150,8 @@ export async function createRegistryDomain(opts: RegistryDomainOptions): Promise
 
   const domain: RegistryDomain = {
     registriesConf: conf,
+
+    imageResolve: async (name) => resolveShortName(name, conf),
 
     async imagePull(o: PullOptions): Promise<PullResult> {
       const emit = o.onProgress ?? (() => undefined);
@@ -331,6 +333,6 @@ export async function openRegistryDomain(
   const parallel = ctx.conf.engine.imageParallelCopies;
   const domain = await createRegistryDomain({ ctx, store: registryStoreOf(images), parallel });
   images.searchRegistries = [...domain.registriesConf.unqualifiedSearchRegistries];
-  const { imagePull, imagePush, registryLogin, imageSearch, distributionInspect } = domain;
-  return { engine: { imagePull, imagePush, registryLogin, imageSearch, distributionInspect }, close: () => domain.close() };
+  const { imagePull, imagePush, registryLogin, imageSearch, distributionInspect, imageResolve } = domain;
+  return { engine: { imagePull, imagePush, registryLogin, imageSearch, distributionInspect, imageResolve }, close: () => domain.close() };
 }

@@ -257,4 +257,6 @@ export interface RegistryEngine {
   registryLogin(options: LoginOptions): Promise<{ status: string; identityToken?: string }>;
   imageSearch(options: SearchOptions): Promise<SearchResult[]>;
   distributionInspect(reference: string, options: { auth?: AuthInput; tlsVerify?: boolean }): Promise<DistributionInfo>;
+  /** The fully qualified names a (short) name resolves to per registries.conf; invalid-argument when none. */
+  imageResolve(name: string): Promise<string[]>;
 }

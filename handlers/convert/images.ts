@@ -2,6 +2,7 @@
 import type {
   HistoryEntry,
   ImageConfigBlob,
+  ImageChange,
   ImageHistoryReport,
   ImageInspectReport,
   ImagePruneReport,
@@ -210,4 +211,9 @@ export function familiar(name: string): string {
   if (!name.startsWith('docker.io/')) return name;
   const rest = name.slice('docker.io/'.length);
   return rest.startsWith('library/') && !rest.slice('library/'.length).split(/[:@]/)[0]!.includes('/') ? rest.slice('library/'.length) : rest;
+}
+
+/** Libpod's changes answer: []archive.Change, which Go writes as null when nothing changed. */
+export function toLibpodChanges(changes: ImageChange[]): Array<{ Path: string; Kind: number }> | null {
+  return changes.length ? changes.map((c) => ({ Path: c.path, Kind: c.kind })) : null;
 }

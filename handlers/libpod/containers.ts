@@ -8,6 +8,7 @@ import { answerWait, noContent, pumpSession, requireStreamOrLogs, sendTarStream,
 import { toDockerStats, toHealthcheck, toLibpodExecInspect, toLibpodInspect, toLibpodListItem, toLibpodStats } from '../convert/containers.js';
 import { parseFilters } from '../filters.js';
 import { requestBody, sendTar } from '../compat/images.js';
+import { toLibpodChanges } from '../convert/images.js';
 import type { ApiRequest, HandlerTable } from '../types.js';
 
 type Ops = Pick<operations, 
@@ -166,9 +167,10 @@ export const containersHandlers: HandlerTable<Ops> = {
     const t = await engine.containerTop(path.name, psArgs);
     return { Titles: t.titles, Processes: t.processes };
   },
-  async ContainerChangesLibpod({ engine, path }: R<'ContainerChangesLibpod'>) {
-    const changes = await engine.containerChanges(path.name);
-    return changes.map((c) => ({ Path: c.path, Kind: c.kind }));
+  // Podman serves both changes endpoints with one handler (compat.Changes): podman --remote
+  // image diff calls this one with diffType=image.
+  async ContainerChangesLibpod({ engine, path, query, ctx }: R<'ContainerChangesLibpod'>) {
+    sendJson(ctx, toLibpodChanges(await engine.changes(path.name, { parent: query.parent || undefined, diffType: query.diffType })));
   },
   async ContainerExportLibpod({ engine, path, ctx, signal }: R<'ContainerExportLibpod'>) {
     sendTarStream(ctx, await engine.containerExport(path.name, signal));

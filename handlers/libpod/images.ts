@@ -3,7 +3,7 @@ import type { operations } from '../../generated/libpod.js';
 import { EngineError } from '../../engine/errors.js';
 import type { ImageSaveFormat, ImageSummaryReport } from '../../engine/images/api.js';
 import { joinRepoTag, oneRemoval, requestBody, sendEmpty, sendMemoJson, sendTar } from '../compat/images.js';
-import { toHistory, toLibpodImageData, toLibpodImageSummary, toLibpodPruneReport, toLibpodRemoveReport } from '../convert/images.js';
+import { toHistory, toLibpodChanges, toLibpodImageData, toLibpodImageSummary, toLibpodPruneReport, toLibpodRemoveReport } from '../convert/images.js';
 import { sendJson } from '../../server/respond.js';
 import { parseFilters } from '../filters.js';
 import { registryHandlers } from './images-registry.js';
@@ -54,11 +54,14 @@ function commitFormat(f: string | undefined): 'oci' | 'docker' {
 export const imagesHandlers: HandlerTable<Ops> = {
   ...notImplemented([
     "ImageBuildLibpod",
-    "ImageChangesLibpod",
-    "ImageResolveLibpod",
     "ImageScpLibpod",
   ] as const),
   ...registryHandlers,
+  ImageChangesLibpod: async ({ engine, path, query, ctx }) => {
+    sendJson(ctx, toLibpodChanges(await engine.changes(path.name, { parent: query.parent || undefined, diffType: query.diffType })));
+  },
+  // Podman answers 200 with {Names} (the spec's 204 is wrong: see spec/overlays/libpod.json).
+  ImageResolveLibpod: async ({ engine, path }) => ({ Names: await engine.imageResolve(path.name) }),
   ImageCommitLibpod: async ({ engine, query, ctx }) => {
     if (!query.container) throw new EngineError('invalid-argument', 'container is required', undefined, 'bad parameter');
     const { id } = await engine.containerCommit(query.container, {
