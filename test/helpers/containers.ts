@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { processesWhere } from './processes.js';
 import { TestService, waitFor, type Reply } from './service.js';
 import { loadBusyboxImage } from './test-image.js';
 
@@ -144,34 +145,12 @@ export function mountsUnder(dir: string): string[] {
 
 /** conmon processes whose command line mentions `needle` (a service's run root). */
 export function conmonsMentioning(needle: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let argv: string;
-    try {
-      argv = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (argv.split('\0')[0]?.endsWith('conmon') && argv.includes(needle)) out.push(Number(d));
-  }
-  return out;
+  return processesWhere((argv) => !!argv[0]?.endsWith('conmon') && argv.some((a) => a.includes(needle))).map((p) => p.pid);
 }
 
 /** Attach relays (perl, engine/oci/attach.ts) whose command line mentions `needle` (a service's directory). */
 export function relaysMentioning(needle: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (/(^|\/)perl[\d.]*$/.test(argv[0] ?? '') && argv.some((a) => a.includes(needle))) out.push(Number(d));
-  }
-  return out;
+  return processesWhere((argv) => /(^|\/)perl[\d.]*$/.test(argv[0] ?? '') && argv.some((a) => a.includes(needle))).map((p) => p.pid);
 }
 
 /** runc containers in a service's runc state directory. */

@@ -1,25 +1,16 @@
 // Black-box: the service killed with containers running, exits handled by the cleanup command
 // while it is down, and concurrent clients.
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processesWhere } from '../helpers/processes.js';
 import { TestService, waitFor } from '../helpers/service.js';
 import { loadBusyboxImage } from '../helpers/test-image.js';
 import { canRunContainers, conmonsMentioning, inspect, IMAGE, mountsUnder, runContainer, shutdown, waitExit } from '../helpers/containers.js';
 
 /** `tspod container cleanup` processes (and the exit commands starting them) of a run root. */
 function cleanupsOf(runroot: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('cleanup') && argv.includes(runroot)) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out;
+  return processesWhere((argv) => argv.includes('cleanup') && argv.includes(runroot)).map((p) => p.pid);
 }
 
 (canRunContainers() ? describe : describe.skip)('containers: recovery and concurrency (real containers)', function () {

@@ -11,26 +11,17 @@ import { readK8sLog, type K8sLogEntry } from '../../engine/oci/k8s-log.js';
 import { Runc, findExecutable } from '../../engine/oci/runc.js';
 import { buildRuntimeSpec, type OciContainerConfig, type OciHostFacts } from '../../engine/oci/runtime-spec.js';
 import { buildBusyboxRootfs } from '../helpers/busybox-rootfs.js';
+import { processesWhere } from '../helpers/processes.js';
 
 const canRun =
   process.getuid?.() === 0 && !!findExecutable('runc') && !!findExecutable('conmon') && existsSync('/bin/busybox');
 
 /** conmon processes whose -c argument starts with `prefix`. */
 function conmonsFor(prefix: string): { pid: number; id: string }[] {
-  const out: { pid: number; id: string }[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (!path.basename(argv[0] ?? '').includes('conmon')) continue;
-    const i = argv.indexOf('-c');
-    if (i >= 0 && argv[i + 1]?.startsWith(prefix)) out.push({ pid: Number(d), id: argv[i + 1]! });
-  }
-  return out;
+  return processesWhere((argv) => path.basename(argv[0] ?? '').includes('conmon') && !!argv[argv.indexOf('-c') + 1]?.startsWith(prefix) && argv.includes('-c')).map((p) => ({
+    pid: p.pid,
+    id: p.argv[p.argv.indexOf('-c') + 1]!,
+  }));
 }
 
 function procStat(pid: number): { ppid: number; sid: number } {
