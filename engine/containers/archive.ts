@@ -9,8 +9,9 @@ import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../errors.js';
 import type { FileHandle } from 'node:fs/promises';
-import { readTar, type TarEntry, type TarHeader } from '../storage/tar-reader.js';
-import { encodeTarHeader, TAR_END, tarPadding } from '../storage/tar-writer.js';
+import { readTar, type TarEntry } from '../storage/tar-reader.js';
+import { deviceNumbers, regularFileEntry, tarEntryType } from '../storage/tar-entries.js';
+import { encodeTarHeader, TAR_END } from '../storage/tar-writer.js';
 import type { PathStat } from './api.js';
 import { at, openDirAt, openRoot, removeAt, walkInRoot, type Located } from './rootfs-walk.js';
 
@@ -126,16 +127,6 @@ export async function* tarRootfs(rootfs: string, signal?: AbortSignal): AsyncGen
   }
 }
 
-function tarType(st: Stats): TarHeader['type'] | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'char';
-  if (st.isBlockDevice()) return 'block';
-  if (st.isFIFO()) return 'fifo';
-  return undefined; // sockets are not archived
-}
-
 /**
  * A tar stream of `name` in directory `dir` (a file or a directory tree) with its top entry
  * named `entryName`: directories are walked through handles without following symlinks;
@@ -145,7 +136,7 @@ async function* tarTree(dir: FileHandle, name: string, entryName: string, signal
   const inodes = new Map<string, string>();
   async function* entry(parent: FileHandle, child: string, entryName: string, st: Stats, isTop: boolean): AsyncGenerator<Buffer> {
     signal?.throwIfAborted();
-    const type = tarType(st);
+    const type = tarEntryType(st);
     if (!type) return;
     const here = at(parent, child);
     const base = {
@@ -199,8 +190,7 @@ async function* tarTree(dir: FileHandle, name: string, entryName: string, signal
       return;
     }
     if (type === 'char' || type === 'block') {
-      const rdev = BigInt(st.rdev);
-      yield encodeTarHeader({ ...base, name: entryName, type, size: 0, devmajor: Number((rdev >> 8n) & 0xfffn), devminor: Number((rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n)) });
+      yield encodeTarHeader({ ...base, name: entryName, type, size: 0, ...deviceNumbers(st) });
       return;
     }
     if (type === 'fifo') {
@@ -208,32 +198,7 @@ async function* tarTree(dir: FileHandle, name: string, entryName: string, signal
       return;
     }
     // A regular file: exactly `size` bytes even if it changes while being read.
-    const size = st.size;
-    yield encodeTarHeader({ ...base, name: entryName, type: 'file', size });
-    let sent = 0;
-    if (size > 0) {
-      let fd: FileHandle | undefined;
-      try {
-        fd = await fsp.open(here, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-        while (sent < size) {
-          const buf = Buffer.allocUnsafe(Math.min(256 * 1024, size - sent));
-          const { bytesRead } = await fd.read(buf, 0, buf.length, sent);
-          if (bytesRead === 0) break;
-          sent += bytesRead;
-          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-        }
-      } catch {
-        // vanished or unreadable: padded with zeros below
-      } finally {
-        await fd?.close();
-      }
-    }
-    while (sent < size) {
-      const n = Math.min(size - sent, 64 * 1024);
-      yield Buffer.alloc(n);
-      sent += n;
-    }
-    yield tarPadding(size);
+    yield* regularFileEntry(here, { ...base, name: entryName }, st);
   }
   yield* entry(dir, name, entryName, opts.top, true);
   if (!opts.noEnd) yield TAR_END;

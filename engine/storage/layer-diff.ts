@@ -10,11 +10,11 @@
 // whole tree before the walk. A directory redirected by overlay (trusted.overlay.redirect, only
 // with redirect_dir=on) cannot be expressed in a layer and is refused.
 import { execFile } from 'node:child_process';
-import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../errors.js';
-import type { TarEntryType } from './tar-reader.js';
-import { encodeTarHeader, TAR_END, tarPadding, type TarWriteHeader } from './tar-writer.js';
+import { deviceNumbers, regularFileEntry, tarEntryType } from './tar-entries.js';
+import { encodeTarHeader, TAR_END } from './tar-writer.js';
 
 export interface OverlayDiffOptions {
   /** Paths (relative to the upper dir, no leading slash) left out together with what is below them. */
@@ -80,21 +80,6 @@ export async function readXattrTree(root: string, signal?: AbortSignal): Promise
   return map;
 }
 
-function tarType(st: Stats): TarEntryType | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'char';
-  if (st.isBlockDevice()) return 'block';
-  if (st.isFIFO()) return 'fifo';
-  return undefined;
-}
-
-function devNumbers(st: Stats): { devmajor: number; devminor: number } {
-  const rdev = BigInt(st.rdev);
-  return { devmajor: Number((rdev >> 8n) & 0xfffn), devminor: Number((rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n)) };
-}
-
 /** The layer tar of `upper` (entries sorted by name, depth first; the root itself is not an entry). */
 export async function* overlayDiffTar(upper: string, options: OverlayDiffOptions = {}): AsyncGenerator<Buffer> {
   const { skip = new Set<string>(), signal } = options;
@@ -120,7 +105,7 @@ export async function* overlayDiffTar(upper: string, options: OverlayDiffOptions
       } catch {
         continue; // removed meanwhile
       }
-      const type = tarType(st);
+      const type = tarEntryType(st);
       if (!type) continue;
       const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
       if (type === 'char' && st.rdev === 0) {
@@ -155,40 +140,14 @@ export async function* overlayDiffTar(upper: string, options: OverlayDiffOptions
       if (type === 'symlink') {
         yield encodeTarHeader({ ...common, name: r, type, linkname: await fsp.readlink(host), size: 0 });
       } else if (type === 'char' || type === 'block') {
-        yield encodeTarHeader({ ...common, name: r, type, size: 0, ...devNumbers(st) });
+        yield encodeTarHeader({ ...common, name: r, type, size: 0, ...deviceNumbers(st) });
       } else if (type === 'fifo') {
         yield encodeTarHeader({ ...common, name: r, type, size: 0 });
       } else {
-        yield* fileEntry(host, r, st, common);
+        // Exactly `size` bytes even if the file changes while it is read (a commit without pause).
+        yield* regularFileEntry(host, { ...common, name: r }, st);
       }
     }
-  }
-
-  async function* fileEntry(host: string, name: string, st: Stats, header: Omit<TarWriteHeader, 'name' | 'type'>): AsyncGenerator<Buffer> {
-    // Exactly `size` bytes even if the file changes while it is read (a commit without pause).
-    const size = st.size;
-    yield encodeTarHeader({ ...header, name, type: 'file', size });
-    let sent = 0;
-    if (size > 0) {
-      const fd = await fsp.open(host, fsc.O_RDONLY | fsc.O_NOFOLLOW).catch(() => undefined);
-      try {
-        while (fd && sent < size) {
-          const buf = Buffer.allocUnsafe(Math.min(256 * 1024, size - sent));
-          const { bytesRead } = await fd.read(buf, 0, buf.length, sent);
-          if (bytesRead === 0) break;
-          sent += bytesRead;
-          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-        }
-      } finally {
-        await fd?.close();
-      }
-    }
-    while (sent < size) {
-      const n = Math.min(size - sent, 64 * 1024);
-      yield Buffer.alloc(n);
-      sent += n;
-    }
-    yield tarPadding(size);
   }
 
   yield* walk('');

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { EngineError } from '../errors.js';
 import { readXattrTree } from '../storage/layer-diff.js';
 import { unpackLayer } from '../storage/layer-unpack.js';
+import { deviceNumbers } from '../storage/tar-entries.js';
 import { encodeTarHeader, TAR_END, tarPadding, type TarWriteHeader } from '../storage/tar-writer.js';
 
 const CHUNK = 1 << 20;
@@ -23,8 +24,6 @@ async function readXattrs(root: string): Promise<Map<string, Map<string, Buffer>
   return new Map([...tree].map(([abs, attrs]) => [path.relative(root, abs), attrs]));
 }
 
-const major = (dev: number) => Number((BigInt(dev) >> 8n) & 0xfffn) | Number((BigInt(dev) >> 32n) & ~0xfffn);
-const minor = (dev: number) => Number(BigInt(dev) & 0xffn) | Number((BigInt(dev) >> 12n) & 0xfff00n);
 
 /** The content of `root` as an uncompressed tar stream. */
 export async function* tarDirectory(root: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
@@ -87,7 +86,7 @@ export async function* tarDirectory(root: string, signal?: AbortSignal): AsyncGe
       }
       yield tarPadding(st.size);
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      yield encodeTarHeader({ ...base, type: st.isCharacterDevice() ? 'char' : 'block', devmajor: major(st.rdev), devminor: minor(st.rdev) });
+      yield encodeTarHeader({ ...base, type: st.isCharacterDevice() ? 'char' : 'block', ...deviceNumbers(st) });
     } else if (st.isFIFO()) {
       yield encodeTarHeader({ ...base, type: 'fifo' });
     }
